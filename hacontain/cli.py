@@ -1,2 +1,193 @@
+"""The `hacontain` command: the lxc-* verbs in one tool (the only click user)."""
+
+import json
+import os
+import sys
+
+import click
+
+from hacontain.errors import HacontainError
+
+
+class _Group(click.Group):
+    """Prints a HacontainError as one line on stderr and exits 1: never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except HacontainError as exc:
+            click.echo(f"hacontain: error: {exc}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("hacontain: interrupted", err=True)
+            sys.exit(130)
+
+
+def lxcpath_option(function):
+    return click.option("-P", "--lxcpath", metavar="LXCPATH", envvar="HACONTAIN_LXCPATH",
+                        help="Container directory (default /var/lib/hacontain).")(function)
+
+
+def _container(name, lxcpath):
+    from hacontain.runtime.container import Container
+    return Container(name, lxcpath)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hacontain")
 def main():
-    raise SystemExit("not yet")
+    """High-availability Linux system containers."""
+
+
+@main.command()
+@click.argument("name")
+@click.option("-t", "--template", required=True, help="busybox, debian or dir:PATH")
+@lxcpath_option
+def create(name, template, lxcpath):
+    """Create container NAME from a template."""
+    from hacontain import paths
+    from hacontain.templates import create as create_container
+    path = create_container(name, paths.lxcpath(lxcpath), template)
+    click.echo(f"created {name} in {path}")
+
+
+@main.command()
+@click.argument("name")
+@click.option("-t", "--timeout", default=30.0, show_default=True, help="Seconds to wait for the init to start.")
+@lxcpath_option
+def start(name, timeout, lxcpath):
+    """Start container NAME in the background."""
+    container = _container(name, lxcpath)
+    for warning in container.load_config().warnings:
+        click.echo(f"hacontain: notice: {warning}", err=True)
+    container.start(timeout=timeout)
+
+
+@main.command()
+@click.argument("name")
+@click.option("-t", "--timeout", default=30.0, show_default=True,
+              help="Seconds to wait for a clean shutdown before killing.")
+@click.option("-k", "--kill", is_flag=True, help="Kill at once, no clean shutdown.")
+@lxcpath_option
+def stop(name, timeout, kill, lxcpath):
+    """Stop container NAME: halt signal, then kill after the timeout."""
+    outcome = _container(name, lxcpath).stop(timeout=timeout, kill=kill)
+    if outcome == "killed":
+        click.echo(f"hacontain: {name} did not halt in time and was killed", err=True)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@lxcpath_option
+def info(name, as_json, lxcpath):
+    """Show state and resources of container NAME."""
+    details = _container(name, lxcpath).info()
+    if as_json:
+        click.echo(json.dumps(details, indent=2, sort_keys=True))
+        return
+    for key, value in details.items():
+        if isinstance(value, dict):
+            for sub, item in value.items():
+                click.echo(f"{key + '.' + sub + ':':<24} {item}")
+        else:
+            click.echo(f"{key + ':':<24} {value}")
+
+
+@main.command(name="ls")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@lxcpath_option
+def list_containers(as_json, lxcpath):
+    """List the containers in LXCPATH with their state."""
+    from hacontain import paths
+    from hacontain.runtime.status import read_status
+    root = paths.lxcpath(lxcpath)
+    rows = []
+    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        if os.path.isfile(os.path.join(root, name, "config")):
+            status = read_status(name)
+            rows.append({"name": name, "state": status.name,
+                         "pid": status.state.pid if status.running else None})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(f"{row['name']:<24} {row['state']:<8} {row['pid'] or '-'}")
+
+
+@main.command()
+@click.argument("name")
+@lxcpath_option
+def ps(name, lxcpath):
+    """List the processes of container NAME (host PIDs)."""
+    rows = _container(name, lxcpath).processes()
+    click.echo(f"{'PID':>7} {'PPID':>7} {'USER':<10} {'STATE':<9} COMMAND")
+    for row in rows:
+        click.echo(f"{row['pid']:>7} {row['ppid']:>7} {row['user']:<10} {row['state']:<9} {row['command']}")
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.option("-e", "--env", "env", multiple=True, metavar="KEY=VALUE", help="Extra environment.")
+@lxcpath_option
+def attach(name, command, env, lxcpath):
+    """Run COMMAND (default /bin/sh) inside running container NAME."""
+    sys.exit(_container(name, lxcpath).attach(list(command) or ["/bin/sh"], env))
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@lxcpath_option
+def execute(name, command, lxcpath):
+    """Run COMMAND as the init of a temporary container NAME."""
+    sys.exit(_container(name, lxcpath).execute(list(command)))
+
+
+@main.command()
+@click.argument("name")
+@click.option("-f", "--force", is_flag=True, help="Stop the container first if it runs.")
+@lxcpath_option
+def destroy(name, force, lxcpath):
+    """Remove container NAME (its rootfs too when it lives in LXCPATH/NAME)."""
+    from hacontain.runtime.destroy import destroy as destroy_container
+    destroy_container(_container(name, lxcpath), force)
+
+
+@main.command()
+@click.argument("name")
+@lxcpath_option
+def freeze(name, lxcpath):
+    """Freeze all processes of container NAME."""
+    _container(name, lxcpath).freeze()
+
+
+@main.command()
+@click.argument("name")
+@lxcpath_option
+def unfreeze(name, lxcpath):
+    """Thaw container NAME."""
+    _container(name, lxcpath).unfreeze()
+
+
+@main.command()
+@click.argument("name")
+@click.argument("key")
+@click.argument("value", required=False)
+@lxcpath_option
+def cgroup(name, key, value, lxcpath):
+    """Read, or set live, cgroup KEY of running container NAME."""
+    click.echo(_container(name, lxcpath).cgroup_value(key, value))
+
+
+@main.command()
+def checkconfig():
+    """Check this kernel has what hacontain needs (like lxc-checkconfig)."""
+    from hacontain.runtime.checkconfig import checks
+    missing = 0
+    for label, ok, required in checks():
+        word = "enabled" if ok else ("missing" if required else "missing (optional)")
+        missing += (not ok) and required
+        click.echo(f"{label + ':':<40} {word}")
+    sys.exit(1 if missing else 0)

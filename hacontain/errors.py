@@ -75,3 +75,13 @@ class StorageError(HacontainError):
 
 class Timeout(HacontainError):
     """An action did not complete within the time allowed."""
+
+
+def rebuild(kind, message):
+    """Recreate an error reported as (class name, message) by a child process."""
+    cls = globals().get(kind)
+    if not (isinstance(cls, type) and issubclass(cls, HacontainError)):
+        cls = HacontainError
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    return error

@@ -1,0 +1,325 @@
+"""A container: config + state + cgroup + namespaces, joined.
+
+Every public method takes what it needs from the config on disk and the
+state under RUNDIR, and recomputes the truth from the kernel; nothing is
+cached between calls, so two processes (the CLI and the agent) always agree.
+"""
+
+import dataclasses
+import os
+import select
+import signal
+import time
+
+from hacontain import config as configfile
+from hacontain import paths
+from hacontain.errors import ConfigError, HacontainError, NotFound, StateError, Timeout
+from hacontain.runtime import state as statefile
+from hacontain.runtime.status import read_status
+from hacontain.sys import libc, proc
+
+DEFAULT_INIT = ("/sbin/init",)
+DEFAULT_HALT = signal.SIGPWR
+SYSTEMD_HALT = signal.SIGRTMIN + 3
+KILL_GRACE = 5.0
+BASE_ENV = ("container=lxc", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "TERM=linux", "HOME=/root")
+
+
+class Container:
+    """One container, named `name`, with its config in LXCPATH/NAME/config."""
+
+    def __init__(self, name, lxcpath=None, config_path=None):
+        self.name = configfile.valid_name(name)
+        self.lxcpath = paths.lxcpath(lxcpath)
+        self.directory = os.path.join(self.lxcpath, name)
+        self.config_path = config_path or os.path.join(self.directory, "config")
+
+    # -- reading -----------------------------------------------------------
+
+    def load_config(self):
+        """The parsed config; NotFound when there is none."""
+        if not os.path.exists(self.config_path):
+            raise NotFound(f"container {self.name}: no config at {self.config_path}")
+        return configfile.load(self.config_path)
+
+    def status(self):
+        """The container's Status, from the state file and the kernel."""
+        return read_status(self.name)
+
+    def check(self, config=None):
+        """Check the config against this host; raise what is wrong, change nothing."""
+        config = config or self.load_config()
+        rootfs = self._rootfs(config)
+        init = self._init_argv(config)[0]
+        if not _exists_inside(rootfs, init):
+            raise ConfigError(f"init command {init} not found in rootfs {rootfs}",
+                              config.path, key="lxc.init.cmd")
+        self._cgroup(config).validate(self._limits(config), self._devices(config))
+        return config
+
+    # -- start -------------------------------------------------------------
+
+    def start(self, timeout=30.0):
+        """Start the container detached; a running container is left alone."""
+        with statefile.Lock(self.name):
+            current = self.status()
+            if current.running:
+                self._check_same(current)
+                return
+            if current.present:
+                self._cleanup(current.state)
+            config = self.check()
+            self._launch(config, timeout, foreground=False)
+
+    def execute(self, argv, timeout=30.0):
+        """Run `argv` as the init of a temporary container; its exit code."""
+        with statefile.Lock(self.name):
+            current = self.status()
+            if current.running:
+                raise StateError(f"container {self.name} is running")
+            if current.present:
+                self._cleanup(current.state)
+            config = self.load_config()
+            rootfs = self._rootfs(config)
+            config = dataclasses.replace(config, init_cmd=(_resolve_command(rootfs, argv[0]),)
+                                         + tuple(argv[1:]))
+            launch, record = self._launch(config, timeout, foreground=True)
+        try:
+            return launch.wait()
+        finally:
+            with statefile.Lock(self.name):
+                self._cleanup(record)
+
+    def _launch(self, config, timeout, foreground):
+        from hacontain.runtime.launch import Launch, Plan
+        rootfs = self._rootfs(config)
+        os.makedirs(statefile.directory(self.name), mode=0o700, exist_ok=True)
+        plan = Plan(
+            rootfs=rootfs,
+            hostname=config.uts_name or self.name,
+            argv=self._init_argv(config),
+            env=BASE_ENV + tuple(config.environment),
+            console_log=config.console_logfile or os.path.join(
+                statefile.directory(self.name), "console.log"),
+            cwd=config.init_cwd or "/",
+            uid=config.init_uid, gid=config.init_gid,
+            mount_auto=config.mount_auto, mounts=config.mounts,
+            autodev=config.autodev, ttys=config.tty_max, foreground=foreground,
+        )
+        cgroup = self._cgroup(config)
+        cgroup.create(self._limits(config), self._devices(config))
+        launch = None
+        try:
+            launch = Launch(plan, cgroup, timeout)
+            record = statefile.State(
+                name=self.name, lxcpath=self.lxcpath, config=self.config_path,
+                pid=launch.pid, start_time=proc.start_time(launch.pid), started_at=time.time(),
+                halt_signal=config.halt_signal or DEFAULT_HALT, cgroup=cgroup.paths,
+                console_log=plan.console_log, foreground=foreground)
+            statefile.write(record)
+            launch.release()
+        except BaseException:
+            if launch is not None:
+                launch.abort()
+            self._remove_cgroup(cgroup)
+            statefile.remove(self.name)
+            raise
+        return launch, record
+
+    # -- stop --------------------------------------------------------------
+
+    def stop(self, timeout=30.0, kill=False):
+        """Halt the init, kill everything left after `timeout`, clean up.
+
+        Succeeds on a stopped container. Returns "halted", "killed" or "stopped"
+        (nothing was running).
+        """
+        with statefile.Lock(self.name):
+            current = self.status()
+            if not current.present:
+                return "stopped"
+            outcome = "stopped"
+            if current.running:
+                outcome = self._halt(current.state, timeout, kill)
+            self._cleanup(current.state)
+            return outcome
+
+    def _halt(self, record, timeout, kill):
+        try:
+            pidfd = os.pidfd_open(record.pid)
+        except ProcessLookupError:
+            return "stopped"
+        try:
+            if not proc.is_alive(record.pid, record.start_time):
+                return "stopped"
+            if not kill:
+                libc.pidfd_send_signal(pidfd, self._halt_signal(record))
+                if _wait_exit(pidfd, timeout):
+                    return "halted"
+            libc.pidfd_send_signal(pidfd, signal.SIGKILL)
+            if not _wait_exit(pidfd, KILL_GRACE):
+                raise Timeout(f"container {self.name}: init {record.pid} survived SIGKILL")
+            return "killed"
+        finally:
+            os.close(pidfd)
+
+    def _halt_signal(self, record):
+        """The signal that asks this init to shut down.
+
+        The configured halt signal (default SIGPWR); an init that blocks it
+        (systemd reads its signals from a signalfd) gets SIGRTMIN+3, as LXC
+        does. Whether the init will act on it cannot be read from /proc (a
+        signal waited for with sigtimedwait shows as neither blocked nor
+        caught), so the signal is always sent and the timeout decides.
+        """
+        try:
+            sig = self.load_config().halt_signal or DEFAULT_HALT
+        except HacontainError:
+            sig = record.halt_signal
+        try:
+            masks = proc.signal_masks(record.pid)
+        except proc.ProcessGone:
+            return sig
+        if proc.has_bit(masks["SigBlk"], sig) and not proc.has_bit(masks["SigCgt"], sig):
+            return SYSTEMD_HALT
+        return sig
+
+    def _cleanup(self, record):
+        """Remove what a stopped or dead container left: processes, cgroup, state."""
+        if record is not None:
+            cgroup = self._open_recorded_cgroup(record)
+            if cgroup is not None and cgroup.exists():
+                if cgroup.pids():
+                    cgroup.kill_all(KILL_GRACE)
+                self._remove_cgroup(cgroup)
+        statefile.remove(self.name)
+
+    # -- other actions -------------------------------------------------------
+
+    def attach(self, argv, env=None):
+        """Run `argv` inside the running container; its exit code."""
+        from hacontain.runtime.attach import attach
+        current = self._require_running()
+        return attach(current.state, self._open_recorded_cgroup(current.state), argv,
+                      BASE_ENV + tuple(env or ()))
+
+    def processes(self):
+        """The container's processes as dicts (pid, ppid, user, command)."""
+        from hacontain.runtime.process import describe
+        current = self._require_running()
+        return describe(self._open_recorded_cgroup(current.state).pids())
+
+    def freeze(self):
+        self._cgroup_of_running().freeze()
+
+    def unfreeze(self):
+        self._cgroup_of_running().thaw()
+
+    def cgroup_value(self, key, value=None):
+        """Read, or set live, a cgroup key of the running container."""
+        cgroup = self._cgroup_of_running()
+        if value is not None:
+            cgroup.set(key, value)
+        return cgroup.get(key)
+
+    def info(self):
+        """A dict describing the container for `hacontain info`."""
+        current = self.status()
+        result = {"name": self.name, "state": current.name, "lxcpath": self.lxcpath,
+                  "config": self.config_path}
+        try:
+            config = self.load_config()
+            result["rootfs"] = config.rootfs
+            result["hostname"] = config.uts_name or self.name
+        except HacontainError as exc:
+            result["config_error"] = str(exc)
+        if current.reason:
+            result["reason"] = current.reason
+        if current.running:
+            record = current.state
+            result.update(pid=record.pid, started_at=record.started_at,
+                          uptime=round(time.time() - record.started_at, 1),
+                          console_log=record.console_log)
+            cgroup = self._open_recorded_cgroup(record)
+            result["cgroup"] = cgroup.paths
+            result["resources"] = cgroup.stats()
+        return result
+
+    # -- helpers -------------------------------------------------------------
+
+    def _require_running(self):
+        current = self.status()
+        if not current.running:
+            raise StateError(f"container {self.name} is not running ({current.name})")
+        return current
+
+    def _cgroup_of_running(self):
+        return self._open_recorded_cgroup(self._require_running().state)
+
+    def _check_same(self, current):
+        if current.state.lxcpath != self.lxcpath:
+            raise StateError(f"a container named {self.name} from {current.state.lxcpath} "
+                             "is running; names must be unique on a host")
+
+    def _rootfs(self, config):
+        rootfs = config.rootfs or os.path.join(self.directory, "rootfs")
+        if not os.path.isdir(rootfs):
+            raise NotFound(f"container {self.name}: rootfs {rootfs} does not exist or is not a directory")
+        return rootfs
+
+    def _init_argv(self, config):
+        return config.init_cmd or DEFAULT_INIT
+
+    def _cgroup(self, config):
+        from hacontain.runtime.cgroups import open_cgroup
+        return open_cgroup(self.name, paths.cgroup_parent(config.cgroup_parent))
+
+    def _open_recorded_cgroup(self, record):
+        from hacontain.runtime.cgroups import open_cgroup
+        if not record.cgroup:
+            return None
+        return open_cgroup(record.name, paths=record.cgroup)
+
+    @staticmethod
+    def _limits(config):
+        return [(entry.key, entry.value) for entry in config.cgroup
+                if not _is_device_key(entry.key)]
+
+    @staticmethod
+    def _devices(config):
+        rules = [(entry.key.rsplit(".", 1)[1], entry.value) for entry in config.cgroup
+                 if _is_device_key(entry.key)]
+        return rules or None
+
+    @staticmethod
+    def _remove_cgroup(cgroup):
+        if cgroup.exists():
+            cgroup.remove()
+
+
+def _is_device_key(key):
+    return key in ("lxc.cgroup.devices.allow", "lxc.cgroup.devices.deny",
+                   "lxc.cgroup2.devices.allow", "lxc.cgroup2.devices.deny")
+
+
+def _wait_exit(pidfd, timeout):
+    """Wait (no polling loop: poll(2) on the pidfd) until the process exits."""
+    poller = select.poll()
+    poller.register(pidfd, select.POLLIN)
+    return bool(poller.poll(max(0.0, timeout) * 1000))
+
+
+def _exists_inside(rootfs, path):
+    from hacontain.runtime.rootfs import inside
+    return os.path.exists(inside(rootfs, path))
+
+
+def _resolve_command(rootfs, command):
+    """`command` as an absolute path inside `rootfs`, searched in PATH if bare."""
+    if command.startswith("/"):
+        return command
+    for folder in ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"):
+        if _exists_inside(rootfs, f"{folder}/{command}"):
+            return f"{folder}/{command}"
+    raise NotFound(f"command {command} not found in the container's PATH (rootfs {rootfs})")

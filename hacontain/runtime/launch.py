@@ -1,0 +1,246 @@
+"""Starting a container's init: the parent side and the child side.
+
+    parent ──fork──> first child: setsid, enter cgroup, unshare namespaces
+                        └──fork──> container init (PID 1 of the new pid ns)
+                                   waits for "go", builds its filesystem,
+                                   pivots, execs the init command
+
+The first child exits at once (unless `foreground`), so the init belongs to
+no process of ours: killing the caller, or its whole process group, never
+kills the container. The init enters the container's cgroup (through the
+first child, before any unshare) so nothing it forks can escape, and waits
+for the parent's "go" so the parent can record state and set up networking
+first. A close-on-exec pipe reports any failure before exec; its EOF means
+the init command is running.
+"""
+
+import json
+import os
+import select
+import signal
+import socket
+import struct
+import time
+from dataclasses import dataclass
+
+from hacontain.errors import HacontainError, KernelError, Timeout, rebuild
+from hacontain.runtime import devices, rootfs
+from hacontain.sys import libc
+
+NAMESPACES = (libc.CLONE_NEWNS | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC | libc.CLONE_NEWNET
+              | libc.CLONE_NEWCGROUP | libc.CLONE_NEWPID)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything the container's init process needs to set itself up."""
+    rootfs: str
+    hostname: str
+    argv: tuple
+    env: tuple
+    console_log: str
+    cwd: str = "/"
+    uid: int | None = None
+    gid: int | None = None
+    mount_auto: tuple = ()
+    mounts: tuple = ()
+    autodev: bool = True
+    ttys: int = 0
+    namespaces: int = NAMESPACES
+    foreground: bool = False
+
+
+class Launch:
+    """A started but not yet released container init."""
+
+    def __init__(self, plan, cgroup, timeout):
+        self.plan, self.timeout = plan, timeout
+        self.deadline = time.monotonic() + timeout
+        sync_r, self._sync_w = os.pipe2(os.O_CLOEXEC)
+        self._err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
+        self.first_child = os.fork()
+        if self.first_child == 0:
+            _first_child(plan, cgroup, (sync_r, self._sync_w, self._err_r, err_w, pid_r, pid_w))
+        for fd in (sync_r, err_w, pid_w):
+            os.close(fd)
+        try:
+            self.pid = self._read_pid(pid_r)
+        except BaseException:
+            self._close()
+            raise
+        finally:
+            os.close(pid_r)
+        if not plan.foreground:
+            os.waitpid(self.first_child, 0)
+
+    def _read_pid(self, pid_r):
+        data = _read_all(pid_r, self.deadline, want=4)
+        if data is None:
+            os.kill(self.first_child, signal.SIGKILL)
+            _reap(self.first_child)
+            raise Timeout(f"the container's first process hung for {self.timeout:.0f}s")
+        if len(data) == 4:
+            return struct.unpack("i", data)[0]
+        _reap(self.first_child)
+        raise self._child_error() or HacontainError("the container's first process died")
+
+    def release(self):
+        """Let the init set itself up and exec; raise its error if it fails."""
+        try:
+            os.write(self._sync_w, b"g")
+            os.close(self._sync_w)
+            self._sync_w = None
+            error = self._child_error()
+        except BaseException:
+            self.abort()
+            raise
+        if error is not None:
+            self.abort()
+            raise error
+
+    def _child_error(self):
+        data = _read_all(self._err_r, self.deadline)
+        if data is None:
+            raise Timeout(f"the container init did not exec within {self.timeout:.0f}s")
+        if not data:
+            return None
+        report = json.loads(data)
+        return rebuild(report["kind"], report["message"])
+
+    def abort(self):
+        """Kill the init (before or after release) and reap what is ours."""
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, AttributeError):
+            pass
+        if self.plan.foreground:
+            _reap(self.first_child)
+        self._close()
+
+    def wait(self):
+        """Foreground only: wait for the init to exit; its exit code."""
+        _, status = os.waitpid(self.first_child, 0)
+        self._close()
+        return os.waitstatus_to_exitcode(status)
+
+    def _close(self):
+        for attr in ("_sync_w", "_err_r"):
+            fd = getattr(self, attr)
+            if fd is not None:
+                os.close(fd)
+                setattr(self, attr, None)
+
+
+def _reap(pid):
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _read_all(fd, deadline, want=None):
+    """Read until EOF (or `want` bytes); None on timeout."""
+    chunks, size = [], 0
+    while want is None or size < want:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            return None
+        chunk = os.read(fd, 65536 if want is None else want - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _report(err_w, exc):
+    if isinstance(exc, HacontainError):
+        kind, message = type(exc).__name__, str(exc)
+    elif isinstance(exc, OSError):
+        kind = "KernelError"
+        message = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+    else:
+        kind, message = "HacontainError", f"{type(exc).__name__}: {exc}"
+    try:
+        os.write(err_w, json.dumps({"kind": kind, "message": message}).encode())
+    except OSError:
+        pass
+
+
+def _first_child(plan, cgroup, fds):
+    """Runs in the forked child; never returns."""
+    sync_r, sync_w, err_r, err_w, pid_r, pid_w = fds
+    try:
+        for fd in (sync_w, err_r, pid_r):
+            os.close(fd)
+        if not plan.foreground:
+            os.setsid()
+        if cgroup is not None:
+            cgroup.add_process(os.getpid())
+        libc.unshare(plan.namespaces)
+        pid = os.fork()
+        if pid == 0:
+            os.close(pid_w)
+            _container_init(plan, sync_r, err_w)
+        os.write(pid_w, struct.pack("i", pid))
+        os.close(pid_w)
+        if not plan.foreground:
+            os._exit(0)
+        for fd in (sync_r, err_w):
+            os.close(fd)
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        os._exit(code if code >= 0 else 128 - code)
+    except BaseException as exc:  # report everything: nothing may escape a forked child
+        _report(err_w, exc)
+        os._exit(1)
+
+
+def _container_init(plan, sync_r, err_w):
+    """PID 1 of the new pid namespace: set up, then exec the init command."""
+    try:
+        if os.read(sync_r, 1) != b"g":
+            os._exit(1)
+        os.close(sync_r)
+        root = plan.rootfs
+        rootfs.make_private()
+        rootfs.mount_rootfs(root)
+        rootfs.mount_auto(root, plan.mount_auto)
+        dev = devices.populate_dev(root, plan.autodev)
+        keep = devices.open_terminals(dev, plan.ttys)
+        for entry in plan.mounts:
+            rootfs.mount_entry(root, entry)
+        stdin = os.open("/dev/null", os.O_RDONLY)
+        log = os.open(plan.console_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        rootfs.pivot(root)
+        socket.sethostname(plan.hostname)
+        libc.interface_up("lo")
+        os.dup2(stdin, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        _close_fds_except(set(keep) | {0, 1, 2, err_w})
+        if plan.gid is not None:
+            os.setgroups([])
+            os.setgid(plan.gid)
+        if plan.uid is not None:
+            os.setuid(plan.uid)
+        os.chdir(plan.cwd)
+        env = dict(item.split("=", 1) for item in plan.env)
+        try:
+            os.execve(plan.argv[0], list(plan.argv), env)
+        except OSError as exc:
+            raise KernelError(f"exec {plan.argv[0]} in the container", exc.errno) from None
+    except BaseException as exc:  # report everything: nothing may escape a forked child
+        _report(err_w, exc)
+        os._exit(127)
+
+
+def _close_fds_except(keep):
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass

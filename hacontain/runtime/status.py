@@ -1,0 +1,55 @@
+"""A container's status from its state file and the kernel, cheaply.
+
+The OCF monitor calls this every few seconds: it forks nothing and imports
+only the standard library and the cgroup package.
+"""
+
+from dataclasses import dataclass
+
+from hacontain.runtime import state as statefile
+from hacontain.sys import proc
+
+RUNNING, FROZEN, STOPPED, DEFUNCT = "RUNNING", "FROZEN", "STOPPED", "DEFUNCT"
+
+
+@dataclass(frozen=True)
+class Status:
+    """What the kernel says about a container.
+
+    name: RUNNING, FROZEN, STOPPED (nothing of it exists) or DEFUNCT (its
+    init is gone but its cgroup or state remain: stop cleans that up).
+    """
+    name: str
+    state: statefile.State | None = None
+    reason: str | None = None
+
+    @property
+    def running(self):
+        return self.name in (RUNNING, FROZEN)
+
+    @property
+    def present(self):
+        return self.name != STOPPED
+
+
+def read_status(name):
+    """The Status of container `name`."""
+    record = statefile.read(name)
+    if record is None:
+        return Status(STOPPED)
+    if proc.is_alive(record.pid, record.start_time):
+        cgroup = _cgroup(record)
+        if cgroup is not None and cgroup.frozen():
+            return Status(FROZEN, record)
+        return Status(RUNNING, record)
+    cgroup = _cgroup(record)
+    left = "cgroup " + ", ".join(sorted(set(record.cgroup.values()))) \
+        if cgroup is not None and cgroup.exists() else "state file"
+    return Status(DEFUNCT, record, f"init (pid {record.pid}) is gone; {left} left behind")
+
+
+def _cgroup(record):
+    if not record.cgroup:
+        return None
+    from hacontain.runtime.cgroups import open_cgroup
+    return open_cgroup(record.name, paths=record.cgroup)
