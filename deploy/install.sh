@@ -42,4 +42,4 @@ if [ ! -x "$venv/bin/python3" ]; then
 fi
 "$venv/bin/pip" install -q --disable-pip-version-check -e "$here[test]"
 ln -sf "$venv/bin/hacontain" /usr/local/bin/hacontain
-# (the OCF agent is installed by `hacontain install-agent` once the CLI exists)
+"$venv/bin/hacontain" install-agent

@@ -191,3 +191,11 @@ def checkconfig():
         missing += (not ok) and required
         click.echo(f"{label + ':':<40} {word}")
     sys.exit(1 if missing else 0)
+
+
+@main.command(name="install-agent")
+@click.option("--root", default="/", show_default=True, help="Install below this root directory.")
+def install_agent(root):
+    """Install the OCF agent as /usr/lib/ocf/resource.d/hacontain/container."""
+    from hacontain.ocf.install import install_agent as install
+    click.echo(install(root))
