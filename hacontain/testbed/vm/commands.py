@@ -1,0 +1,33 @@
+"""Host commands of the VM tier: looked up, run, and failures reported by name."""
+
+import os
+import shutil
+import subprocess
+
+from hacontain.errors import CommandError, NotInstalled, Timeout
+
+# Root's tools (debootstrap, mkfs.ext4, depmod) live in sbin, which a CI
+# environment's PATH may lack.
+SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
+
+
+def tool(name, package):
+    """Return the full path of host command ``name``, or raise NotInstalled naming its package."""
+    path = shutil.which(name, path=SEARCH_PATH)
+    if path is None:
+        raise NotInstalled(f"the VM tier needs {name} (Debian package {package})")
+    return path
+
+
+def run(argv, *, timeout=600, cwd=None, env=None):
+    """Run ``argv`` on the host and return its stdout; raise CommandError or Timeout on failure."""
+    env = dict(os.environ if env is None else env, PATH=SEARCH_PATH)
+    try:
+        proc = subprocess.run(
+            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        raise Timeout(f"{' '.join(map(str, argv))} did not finish within {timeout} s") from None
+    if proc.returncode != 0:
+        raise CommandError([str(a) for a in argv], proc.returncode, proc.stderr or proc.stdout)
+    return proc.stdout

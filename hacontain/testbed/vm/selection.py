@@ -1,0 +1,15 @@
+"""The project test files that run inside a VM: the one list to edit.
+
+Paths are relative to the checkout. A listed file joins the VM tier as soon as
+it exists in the checkout; until then it is simply not collected.
+"""
+
+GUEST_TEST_FILES = (
+    "tests/vm/guest/test_cgroup_v2_basics.py",
+    "tests/integration/test_cgroup_v2.py",
+)
+
+
+def present(checkout):
+    """The listed files that exist in ``checkout``."""
+    return [path for path in GUEST_TEST_FILES if (checkout / path).is_file()]
