@@ -1,0 +1,161 @@
+"""The agent's actions but monitor (see monitor.py): one function each, taking
+the Params and returning an OCF code or raising (codes.exit_code maps it)."""
+
+import os
+import sys
+import time
+
+from hacontain import paths
+from hacontain.ocf import log
+from hacontain.ocf.codes import (ERR_ARGS, ERR_GENERIC, ERR_PERM, ERR_UNIMPLEMENTED, SUCCESS,
+                                 OcfExit)
+from hacontain.ocf.params import action_timeout
+
+START_TIMEOUT = 60.0      # seconds, when OCF_RESKEY_CRM_meta_timeout is unset
+STOP_TIMEOUT = 60.0
+START_MARGIN = 5.0        # kept back from the start timeout to report a failure in time
+STOP_MARGIN = 10.0        # kept back from the stop timeout for SIGKILL and cgroup cleanup
+HEALTH_RETRY = 1.0        # seconds between monitor_cmd attempts during start
+
+USAGE = """\
+usage: container {start|stop|monitor|reload|validate-all|meta-data|usage}
+
+ocf:hacontain:container runs a hacontain system container as a Pacemaker
+resource. Parameters come as OCF_RESKEY_<name> (see meta-data).
+"""
+
+
+def start(params):
+    """Start the container (0 when it runs already); wait for monitor_cmd to pass."""
+    _require_root()
+    params.check()
+    container = _container(params, with_limits=True)
+    deadline = time.monotonic() + _less_margin(action_timeout(START_TIMEOUT), START_MARGIN)
+    _refuse_foreign(container)
+    for warning in container.load_config().warnings:
+        log.log("warn", warning)
+    container.start(timeout=max(deadline - time.monotonic(), 1.0))
+    status = container.status()
+    if not status.running:
+        raise OcfExit(ERR_GENERIC, f"container {params.name} stopped right after its init "
+                                   f"started ({status.name}); see its console log")
+    argv = params.monitor_argv()
+    if argv:
+        _wait_healthy(container, params, argv, deadline)
+    log.log("info", f"container {params.name} started (init pid {status.state.pid})")
+    return SUCCESS
+
+
+def stop(params):
+    """Halt, then kill, the container within the stop timeout; 0 once nothing is left."""
+    _require_root()
+    container = _container(params, halt_signal=_stop_signal(params))
+    status = container.status()
+    if status.present and status.state.lxcpath != container.lxcpath:
+        log.log("warn", f"not stopping the container named {params.name} from "
+                        f"{status.state.lxcpath}: it is not this resource's")
+        return SUCCESS
+    total = action_timeout(STOP_TIMEOUT)
+    outcome = container.stop(timeout=_less_margin(total, STOP_MARGIN))
+    left = container.status()
+    if left.present:
+        raise OcfExit(ERR_GENERIC, f"container {params.name} is still {left.name} after stop")
+    if outcome == "killed":
+        log.log("warn", f"container {params.name} did not halt within "
+                        f"{_less_margin(total, STOP_MARGIN):.0f}s and was killed")
+    log.log("info", f"container {params.name} stopped ({outcome})")
+    return SUCCESS
+
+
+def reload(params):
+    """Write the limit parameters to the running container's cgroup."""
+    _require_root()
+    params.check()
+    container = _container(params, with_limits=True)
+    status = container.status()
+    if not status.running or status.state.lxcpath != container.lxcpath:
+        log.log("info", f"container {params.name} is not running: its limits apply at start")
+        return SUCCESS
+    for key, value in params.limits():
+        before = container.cgroup_value(key)
+        after = container.cgroup_value(key, value)
+        if before != after:
+            log.log("info", f"container {params.name}: {key} {before} -> {after}")
+    return SUCCESS
+
+
+def validate_all(params):
+    """6 parameters wrong everywhere, 2 config or rootfs missing here, 5 software missing."""
+    params.check()
+    _container(params, with_limits=True).check()
+    return SUCCESS
+
+
+def meta_data(params):
+    from hacontain.ocf.metadata import build
+    sys.stdout.buffer.write(build())
+    sys.stdout.flush()
+    return SUCCESS
+
+
+def usage(params):
+    sys.stdout.write(USAGE)
+    return SUCCESS
+
+
+def migrate(params):
+    raise OcfExit(ERR_UNIMPLEMENTED, "live migration is not supported: the container moves "
+                                     "by stop and start")
+
+
+# -- helpers -----------------------------------------------------------------
+
+def _container(params, with_limits=False, halt_signal=None):
+    from hacontain.ocf.resource import ResourceContainer
+    from hacontain.errors import ConfigError
+    if not params.name:
+        raise ConfigError("parameter name is required")
+    return ResourceContainer(params.name, paths.lxcpath(params.lxcpath), params.config_path(),
+                             limits=params.limits() if with_limits else (),
+                             halt_signal=halt_signal)
+
+
+def _require_root():
+    if os.geteuid() != 0:
+        raise OcfExit(ERR_PERM, "the agent must run as root")
+
+
+def _less_margin(total, margin):
+    """`total` seconds less a margin of at most `margin` and at most half of it."""
+    return total - min(margin, total / 2)
+
+
+def _stop_signal(params):
+    """halt_signal for stop; a bad value must not keep the container running."""
+    from hacontain.errors import ConfigError
+    try:
+        return params.halt_signum()
+    except ConfigError as exc:
+        log.log("warn", f"{exc}: stopping with the config's halt signal")
+        return None
+
+
+def _refuse_foreign(container):
+    status = container.status()
+    if status.running and status.state.lxcpath != container.lxcpath:
+        raise OcfExit(ERR_ARGS, f"a container named {container.name} from "
+                                f"{status.state.lxcpath} runs on this node: names must be "
+                                "unique on a host")
+
+
+def _wait_healthy(container, params, argv, deadline):
+    """Run monitor_cmd inside until it exits 0; fail at the deadline."""
+    while True:
+        code = container.attach(argv)
+        if code == 0:
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise OcfExit(ERR_GENERIC, f"container {params.name} started but monitor_cmd "
+                                       f"{params.monitor_cmd!r} still exits with {code}")
+        time.sleep(min(HEALTH_RETRY, remaining))

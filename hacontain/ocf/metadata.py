@@ -1,0 +1,83 @@
+"""The agent's meta-data XML, valid against ra-api-1.dtd (the only lxml user).
+
+OCF 1.0 meta-data: the DTD knows neither `reloadable` nor `reload-agent`,
+so with a `reload` action Pacemaker reloads every parameter not marked
+unique; the parameters that need a restart are the unique ones.
+"""
+
+from hacontain import __version__
+from hacontain.ocf.params import PARAMETERS
+
+OCF_VERSION = "1.0"
+
+LONGDESC = """\
+Runs a Linux system container with hacontain: its own namespaces, cgroup and
+init, from an LXC-format config (LXCPATH/NAME/config), as one cluster resource.
+
+start launches the container's init detached from the agent (its own session
+and cgroup, outside Pacemaker's), waits until it runs and, when monitor_cmd is
+set, until that command passes inside it. It returns at once for a running
+container.
+
+stop sends the halt signal (halt_signal, else lxc.signal.halt, else SIGPWR) and
+waits up to the operation's timeout minus a margin for the init to exit, then
+kills everything left in the container's cgroup; it returns success only when
+nothing of the container is left. Stopping a stopped container, or one whose
+config is not on this node, succeeds.
+
+monitor: depth 0 reads the recorded init and checks it in /proc, without
+starting any process; depth 10 also runs monitor_cmd inside the container;
+depth 20 also checks that every network interface inside the container is up.
+A container whose init died but whose cgroup is left is a failure; probes on a
+node without the config report it stopped.
+
+reload applies changed limits (memory, cpu_weight, cpu_quota, cpuset_cpus,
+pids) to the running container's cgroup live; halt_signal and monitor_cmd take
+effect at their next use. Changing name, lxcpath or config restarts the
+container. Live migration is not supported (migrate_to/migrate_from return
+"unimplemented"); a container moves by stop and start, with its rootfs on
+shared or replicated storage started before it.
+"""
+
+SHORTDESC = "High-availability Linux system container (hacontain)"
+
+# (action, timeout, extra attributes): the monitors differ in interval, as
+# Pacemaker requires of monitors of one resource.
+ACTIONS = (
+    ("start", "60s", {}),
+    ("stop", "60s", {}),
+    ("monitor", "20s", {"interval": "10s", "depth": "0"}),
+    ("monitor", "30s", {"interval": "30s", "depth": "10"}),
+    ("monitor", "30s", {"interval": "60s", "depth": "20"}),
+    ("reload", "20s", {}),
+    ("validate-all", "20s", {}),
+    ("meta-data", "5s", {}),
+)
+
+
+def build():
+    """The meta-data document as bytes (UTF-8, with the DOCTYPE ocf-tester checks)."""
+    from lxml import etree
+    root = etree.Element("resource-agent", name="container", version=__version__)
+    etree.SubElement(root, "version").text = OCF_VERSION
+    _descriptions(root, LONGDESC, SHORTDESC)
+    parameters = etree.SubElement(root, "parameters")
+    for parameter in PARAMETERS:
+        element = etree.SubElement(parameters, "parameter", name=parameter.name,
+                                   required="1" if parameter.required else "0",
+                                   unique="1" if parameter.unique else "0")
+        _descriptions(element, parameter.longdesc, parameter.shortdesc)
+        content = etree.SubElement(element, "content", type=parameter.kind)
+        if parameter.default:
+            content.set("default", parameter.default)
+    actions = etree.SubElement(root, "actions")
+    for name, timeout, extra in ACTIONS:
+        etree.SubElement(actions, "action", name=name, timeout=timeout, **extra)
+    return etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True,
+                          doctype='<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd">')
+
+
+def _descriptions(parent, longdesc, shortdesc):
+    from lxml import etree
+    etree.SubElement(parent, "longdesc", lang="en").text = longdesc
+    etree.SubElement(parent, "shortdesc", lang="en").text = shortdesc

@@ -1,0 +1,88 @@
+"""The monitor action.
+
+depth 0: the container's init is alive (0), nothing of it exists (7), or
+its init is gone but its cgroup is left (1). depth 10: monitor_cmd also
+passes inside the container. depth 20: every network interface inside is
+also up. A frozen container is running (0); its deep checks are skipped.
+"""
+
+from hacontain import paths
+from hacontain.ocf import log
+from hacontain.ocf.codes import ERR_GENERIC, NOT_RUNNING, SUCCESS, OcfExit
+from hacontain.ocf.params import check_level
+from hacontain.ocf.quickstatus import RUNNING, STOPPED, quick_status
+
+
+def monitor(params):
+    """0 running, 7 stopped, 1 failed (OcfExit carries 7 and 1 with a reason)."""
+    lxcpath = paths.lxcpath(params.lxcpath)
+    depth = check_level()
+    quick = quick_status(params.name, lxcpath)
+    if quick == STOPPED:
+        raise OcfExit(NOT_RUNNING, f"container {params.name} is not running")
+    if quick == RUNNING and depth < 10:
+        return SUCCESS
+    status = _settled_status(params.name)
+    from hacontain.runtime.status import DEFUNCT
+    if status.state is not None and status.state.lxcpath != lxcpath:
+        log.log("warn", f"a container named {params.name} from {status.state.lxcpath} is known "
+                        f"on this node, not the one in {lxcpath}")
+        raise OcfExit(NOT_RUNNING, f"container {params.name} from {lxcpath} is not running")
+    if status.running:
+        return _deep_checks(params, lxcpath, status, depth)
+    if status.name == DEFUNCT:
+        raise OcfExit(ERR_GENERIC, f"container {params.name} failed: {status.reason}")
+    raise OcfExit(NOT_RUNNING, f"container {params.name} is not running")
+
+
+def _settled_status(name):
+    """The runtime's Status; a half-present container is looked at again once
+    a start or stop holding its lock (which may be making or removing it) is done."""
+    from hacontain.config import valid_name
+    from hacontain.errors import ConfigError
+    from hacontain.runtime.status import DEFUNCT, read_status
+    if not name:
+        raise ConfigError("parameter name is required")
+    valid_name(name)
+    status = read_status(name)
+    if status.name == DEFUNCT:
+        _wait_for_lock(name)
+        status = read_status(name)
+    return status
+
+
+def _wait_for_lock(name):
+    import fcntl
+    import os
+    from hacontain.runtime.state import Lock
+    try:
+        fd = os.open(Lock(name).path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+    finally:
+        os.close(fd)
+
+
+def _deep_checks(params, lxcpath, status, depth):
+    if depth < 10:
+        return SUCCESS
+    from hacontain.runtime.status import FROZEN
+    if status.name == FROZEN:
+        log.log("info", f"container {params.name} is frozen: depth {depth} checks skipped")
+        return SUCCESS
+    argv = params.monitor_argv()
+    if argv:
+        from hacontain.runtime.container import Container
+        code = Container(params.name, lxcpath, params.config_path()).attach(argv)
+        if code != 0:
+            raise OcfExit(ERR_GENERIC, f"monitor_cmd {params.monitor_cmd!r} exited with {code} "
+                                       f"in container {params.name}")
+    if depth >= 20:
+        from hacontain.ocf.network import interfaces_down
+        down = interfaces_down(status.state.pid)
+        if down:
+            raise OcfExit(ERR_GENERIC, f"container {params.name}: network interface "
+                                       f"{', '.join(down)} is not up")
+    return SUCCESS

@@ -1,0 +1,175 @@
+"""The agent's parameters (one table for meta-data and parsing) and the OCF
+environment: OCF_RESKEY_<name>, the operation's timeout and interval, and
+the monitor depth.
+
+Reading is cheap (a depth-0 monitor needs only the name and lxcpath);
+`check()` validates every value and imports what that needs.
+"""
+
+import os
+
+from hacontain.paths import DEFAULT_LXCPATH
+
+
+class Parameter:
+    """One OCF parameter as the meta-data describes it.
+
+    unique: changing it needs a restart (Pacemaker reloads every parameter
+    not marked unique). limit: the cgroup key the value is written to.
+    """
+
+    def __init__(self, name, shortdesc, longdesc, kind="string", default="",
+                 required=False, unique=False, limit=None):
+        self.name, self.shortdesc, self.longdesc = name, shortdesc, longdesc
+        self.kind, self.default = kind, default
+        self.required, self.unique, self.limit = required, unique, limit
+
+
+PARAMETERS = (
+    Parameter(
+        "name", "Container name",
+        "The name of the container, unique on a host. Its directory is LXCPATH/NAME and "
+        "its config LXCPATH/NAME/config (see lxcpath and config). Do not confuse it with "
+        "Pacemaker's meta-attribute \"container\".",
+        required=True, unique=True),
+    Parameter(
+        "lxcpath", "Container directory",
+        "The directory holding the containers, as LXC's lxcpath (lxc-start -P). "
+        "On shared storage, start the Filesystem resource before this one.",
+        default=DEFAULT_LXCPATH, unique=True),
+    Parameter(
+        "config", "Container config file",
+        "Path of the container's config in LXC format (LXC 2.1+ keys; older keys are "
+        "read with a warning). Empty: LXCPATH/NAME/config. A node without this file "
+        "reports the container stopped to probes and cannot start it.",
+        unique=True),
+    Parameter(
+        "halt_signal", "Signal that halts the init",
+        "The signal stop sends the container's init to ask for a clean shutdown, by "
+        "name (SIGPWR, SIGRTMIN+3) or number. Empty: lxc.signal.halt from the config, "
+        "else SIGPWR, and SIGRTMIN+3 for an init that blocks SIGPWR (systemd). When the "
+        "init has not exited by the stop timeout minus a margin, everything in the "
+        "container's cgroup is killed. Takes effect at the next stop, without a restart."),
+    Parameter(
+        "memory", "Memory limit",
+        "Memory limit in bytes, with an optional K, M, G or T suffix (powers of 1024), "
+        "or max. Applied at start and changed live by a reload; an unset value leaves "
+        "the limit as it is (set max to lift it).",
+        limit="hacontain.limit.memory"),
+    Parameter(
+        "cpu_weight", "CPU weight",
+        "Relative CPU weight, 1 to 10000 (100 is the default share; cpu.shares on "
+        "cgroup v1). Applied at start and changed live by a reload.",
+        kind="integer", limit="hacontain.limit.cpu.weight"),
+    Parameter(
+        "cpu_quota", "CPU quota",
+        "Hard CPU limit as a number of CPUs (0.5, 2) or max. Applied at start and "
+        "changed live by a reload.",
+        limit="hacontain.limit.cpu.quota"),
+    Parameter(
+        "cpuset_cpus", "CPUs the container may run on",
+        "The CPUs the container may run on, as a list like 0-3,6. Applied at start "
+        "and changed live by a reload.",
+        limit="hacontain.limit.cpuset.cpus"),
+    Parameter(
+        "pids", "Process limit",
+        "The most processes (and threads) the container may have, or max. Applied at "
+        "start and changed live by a reload.",
+        limit="hacontain.limit.pids"),
+    Parameter(
+        "monitor_cmd", "Health check command",
+        "A command run inside the container (like lxc-attach) by monitors of depth 10 "
+        "and 20 (OCF_CHECK_LEVEL), and by start, which waits until it exits 0. Split "
+        "into words like a shell does, then run without a shell: write "
+        "/bin/sh -c '...' for shell syntax. Empty: depth 10 checks only that the init "
+        "runs."),
+)
+
+BY_NAME = {parameter.name: parameter for parameter in PARAMETERS}
+
+
+class Params:
+    """The values given in OCF_RESKEY_* (or the defaults), as text."""
+
+    def __init__(self, environ=None):
+        environ = os.environ if environ is None else environ
+        for parameter in PARAMETERS:
+            value = environ.get(f"OCF_RESKEY_{parameter.name}", "").strip()
+            setattr(self, parameter.name, value or parameter.default)
+
+    def limits(self):
+        """[(cgroup key, value)] of the limit parameters that are set."""
+        return [(parameter.limit, getattr(self, parameter.name)) for parameter in PARAMETERS
+                if parameter.limit and getattr(self, parameter.name)]
+
+    def config_path(self):
+        """The config given, or None for the default LXCPATH/NAME/config."""
+        return self.config or None
+
+    def monitor_argv(self):
+        """monitor_cmd split into words; None when unset."""
+        if not self.monitor_cmd:
+            return None
+        import shlex
+        from hacontain.errors import ConfigError
+        try:
+            argv = shlex.split(self.monitor_cmd)
+        except ValueError as exc:
+            raise ConfigError(f"monitor_cmd: cannot split {self.monitor_cmd!r}: {exc}") from None
+        if not argv:
+            raise ConfigError("monitor_cmd is empty after splitting")
+        return argv
+
+    def halt_signum(self):
+        """halt_signal as a number; None when unset."""
+        if not self.halt_signal:
+            return None
+        from hacontain.config import parse_signal
+        from hacontain.errors import ConfigError
+        try:
+            return parse_signal(self.halt_signal)
+        except ValueError as exc:
+            raise ConfigError(f"halt_signal: {exc}") from None
+
+    def check(self):
+        """Raise ConfigError naming the first parameter that is wrong everywhere."""
+        from hacontain.config import valid_name
+        from hacontain.errors import ConfigError
+        from hacontain.runtime.cgroups.keys import parse_key
+        if not self.name:
+            raise ConfigError("parameter name is required")
+        valid_name(self.name)
+        for parameter in ("lxcpath", "config"):
+            value = getattr(self, parameter)
+            if value and not os.path.isabs(value):
+                raise ConfigError(f"{parameter} must be an absolute path, got {value!r}")
+        self.halt_signum()
+        self.monitor_argv()
+        by_limit = {parameter.limit: parameter.name for parameter in PARAMETERS}
+        for key, value in self.limits():
+            try:
+                parse_key(key).value(value)
+            except ConfigError as exc:
+                raise ConfigError(f"{by_limit[key]}: {exc}") from None
+
+
+def action_timeout(default):
+    """The operation's timeout in seconds: OCF_RESKEY_CRM_meta_timeout (milliseconds)
+    when it is a positive number, else `default` (as when run by hand)."""
+    text = os.environ.get("OCF_RESKEY_CRM_meta_timeout", "")
+    try:
+        milliseconds = int(text)
+    except ValueError:
+        return default
+    return milliseconds / 1000 if milliseconds > 0 else default
+
+
+def is_probe(action):
+    """A probe: a monitor with interval 0 (Pacemaker asking what runs where)."""
+    return action == "monitor" and os.environ.get("OCF_RESKEY_CRM_meta_interval") == "0"
+
+
+def check_level():
+    """OCF_CHECK_LEVEL, the monitor depth (0, 10, 20; anything not a number is 0)."""
+    text = os.environ.get("OCF_CHECK_LEVEL", "0")
+    return int(text) if text.isdigit() else 0
