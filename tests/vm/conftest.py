@@ -38,3 +38,14 @@ def vm_image():
         if os.environ.get("CI") == "true":
             pytest.fail(f"the VM tier must run in CI, but: {e}", pytrace=False)
         pytest.skip(f"VM tier unavailable: {e}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def vm_leak_check():
+    """After the tier's tests: no VM work folder or qemu process they made may remain."""
+    from hacontain.testbed.vm.fleet import leftovers
+
+    before = set(leftovers())
+    yield
+    left = sorted(set(leftovers()) - before)
+    assert not left, f"the VM tier left behind: {', '.join(left)}"

@@ -9,6 +9,7 @@ from pathlib import Path
 from .machine import BOOT_TIMEOUT, Vm
 from .qemu import Link, VmSpec
 
+WORK_PREFIX = "hacontain-vm-"
 # The checkout this code runs from: shared read-only into the VMs by default.
 CHECKOUT = Path(__file__).resolve().parents[3]
 LINK_NET = "192.0.2"
@@ -25,7 +26,7 @@ def booted(image, names, *, linked=False, share=CHECKOUT, memory_mb=512, data_di
     links = link_pair() if linked else {}
     if linked and len(names) != 2:
         raise ValueError(f"a link joins exactly two VMs, not {len(names)}: {names}")
-    workroot = Path(tempfile.mkdtemp(prefix="hacontain-vm-"))
+    workroot = Path(tempfile.mkdtemp(prefix=WORK_PREFIX))
     with ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, workroot, ignore_errors=True)
         vms = []
@@ -56,3 +57,17 @@ def free_udp_ports(count):
         for s in socks:
             s.bind(("127.0.0.1", 0))
         return [s.getsockname()[1] for s in socks]
+
+
+def leftovers():
+    """VM work folders in the temp folder and qemu processes of any: should be none after a run."""
+    prefix = str(Path(tempfile.gettempdir()) / WORK_PREFIX)
+    found = [f"folder {f}" for f in sorted(Path(tempfile.gettempdir()).glob(WORK_PREFIX + "*"))]
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "qemu" in cmdline and prefix in cmdline:
+            found.append(f"qemu pid {proc.name}")
+    return found

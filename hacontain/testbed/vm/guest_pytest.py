@@ -50,7 +50,7 @@ def run_files(vm, checkout, files, timeout=RUN_TIMEOUT):
     """Run ``files`` (relative to ``checkout``, which the VM shares at the same path) with the guest's pytest."""
     env = {"PYTHONPATH": str(checkout), "PYTHONDONTWRITEBYTECODE": "1", "HACONTAIN_VM_GUEST": "1"}
     argv = [
-        "python3", "-m", "pytest", "-p", "no:cacheprovider", "-o", "junit_family=xunit1",
+        "python3", "-m", "pytest", "-p", "no:cacheprovider", "-o", "junit_family=xunit1", "--continue-on-collection-errors",
         f"--junitxml={GUEST_JUNIT}", "-q", "-rfEs", *files,
     ]
     result = vm.run(argv, timeout=timeout, env=env, cwd=str(checkout))

@@ -98,9 +98,13 @@ def answer(line):
     """Decode one request line and run it; a malformed request gets an error answer."""
     try:
         request = json.loads(line)
+    except ValueError as e:
+        return {"id": None, "error": f"agent: bad request {line[:200]!r}: {e}"}
+    try:
         return run_command(request)
-    except (ValueError, KeyError, TypeError) as e:
-        return {"id": None, "rc": None, "error": f"agent: bad request {line[:200]!r}: {e}"}
+    except (KeyError, TypeError, IndexError, AttributeError) as e:
+        request_id = request.get("id") if isinstance(request, dict) else None
+        return {"id": request_id, "error": f"agent: bad request {line[:200]!r}: {e!r}"}
 
 
 def send(fd, message):
