@@ -37,6 +37,8 @@ from hacontain.testbed.nsnode import NodeDir
 # Node paths backed by per-node directories (state that survives a crash).
 BIND_DIRS = ("/etc/corosync", "/var/lib/corosync", "/var/lib/pacemaker", "/var/log",
              "/etc/hacontain", "/var/lib/hacontain", "/srv")
+# Per-node files: the nodes' names resolve as on a real cluster (crmsh needs it).
+BIND_FILES = ("/etc/hosts",)
 _HA = ("hacluster", "haclient")
 PERSISTENT_DIRS = tuple(NodeDir(path) for path in BIND_DIRS) + (
     NodeDir("/etc/corosync/uidgid.d"),
@@ -96,7 +98,7 @@ class Cluster:
         self.nodes = [
             ClusterNode(
                 index, netns=self.network.node_netns(index),
-                state_dir=self.workdir / f"node{index}", binds=BIND_DIRS, run_dirs=RUN_DIRS,
+                state_dir=self.workdir / f"node{index}", binds=BIND_DIRS + BIND_FILES, run_dirs=RUN_DIRS,
                 overlays=overlays,
                 env={cluster_footprint.MARKER: self.prefix,
                      "HACONTAIN_CGROUP_PARENT": self.cgroup_parent(f"node{index}")})
@@ -143,10 +145,13 @@ class Cluster:
                       if self.fence_device is not None else [])
         cib = cluster_config.seeded_cib(self.properties, self.rsc_defaults, primitives)
         self._seeded_cib = cib
+        hosts = "127.0.0.1 localhost\n::1 localhost\n" + "".join(
+            f"{self.network.address(n.index)} {n.name}\n" for n in self.nodes)
         key = os.urandom(256)
         uid, gid = pwd.getpwnam("hacluster").pw_uid, grp.getgrnam("haclient").gr_gid
         for node in self.nodes:
             node.make_dirs(PERSISTENT_DIRS)
+            node.host_path("/etc/hosts").write_text(hosts)
             node.host_path("/etc/corosync/corosync.conf").write_text(conf)
             cluster_config.write_authkey(node.host_path("/etc/corosync/authkey"), key)
             cluster_config.write_cib(node.host_path("/var/lib/pacemaker/cib/cib.xml"), cib, uid, gid)
@@ -205,6 +210,21 @@ class Cluster:
             if node.name == name:
                 return node
         raise KeyError(f"no node {ref!r} in cluster {self.prefix}")
+
+    def other(self, ref):
+        """The name of the other node of a two-node cluster."""
+        (name,) = [n.name for n in self.nodes if n.name != self.node(ref).name]
+        return name
+
+    def has_file(self, ref, path):
+        """True if `path` exists inside node `ref`; False if not, or if the node is (going) down."""
+        node = self.node(ref)
+        if not node.alive():
+            return False
+        try:
+            return node.run(["test", "-e", path], check=False, timeout=10).returncode == 0
+        except HacontainError:
+            return False
 
     def cgroup_parent(self, name):
         """The cgroup parent node `name` gives containers (relative to its own cgroup)."""
@@ -294,6 +314,10 @@ class Cluster:
         name = self.node(node).name
         out = self._via(via).run(["crm_failcount", "--query", "--resource", rsc, "--node", name]).stdout
         return parse_failcount(out)
+
+    def settle(self, timeout=60, via=None):
+        """Wait until Pacemaker has no actions pending (crm_resource --wait)."""
+        self._via(via).run(["crm_resource", "--wait", f"--timeout={timeout}s"], timeout=timeout + 10)
 
     def wait_online(self, nodes=None, timeout=60, via=None):
         """Wait until every given node (default: all) is online as `via` sees it."""

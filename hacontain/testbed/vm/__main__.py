@@ -36,7 +36,8 @@ def act(args):
     start = time.monotonic()
     require_qemu()
     image = ensure_image(args.cache, log=lambda message: print(message, file=sys.stderr))
-    print(f"image {image.directory} ({time.monotonic() - start:.1f} s)", file=sys.stderr)
+    kernel = image.manifest["kernel_release"]
+    print(f"image {image.directory}, kernel {kernel} ({time.monotonic() - start:.1f} s)", file=sys.stderr)
     if args.action == "build":
         return 0
     names = ["vm-a", "vm-b"][: args.vms]

@@ -19,9 +19,9 @@ def tool(name, package):
     return path
 
 
-def run(argv, *, timeout=600, cwd=None, env=None):
+def run(argv, *, timeout=600, cwd=None):
     """Run ``argv`` on the host and return its stdout; raise CommandError or Timeout on failure."""
-    env = dict(os.environ if env is None else env, PATH=SEARCH_PATH)
+    env = dict(os.environ, PATH=SEARCH_PATH)
     try:
         proc = subprocess.run(
             argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout
