@@ -30,7 +30,9 @@ def start(params):
     _require_root()
     params.check()
     container = _container(params, with_limits=True)
-    deadline = time.monotonic() + _less_margin(action_timeout(START_TIMEOUT), START_MARGIN)
+    budget = _less_margin(action_timeout(START_TIMEOUT), START_MARGIN)
+    deadline = time.monotonic() + budget
+    log.log("debug", f"starting container {params.name}: {budget:.1f}s to run")
     _refuse_foreign(container)
     for warning in container.load_config().warnings:
         log.log("warn", warning)
@@ -55,14 +57,15 @@ def stop(params):
         log.log("warn", f"not stopping the container named {params.name} from "
                         f"{status.state.lxcpath}: it is not this resource's")
         return SUCCESS
-    total = action_timeout(STOP_TIMEOUT)
-    outcome = container.stop(timeout=_less_margin(total, STOP_MARGIN))
+    grace = _less_margin(action_timeout(STOP_TIMEOUT), STOP_MARGIN)
+    log.log("debug", f"stopping container {params.name}: halt grace {grace:.1f}s")
+    outcome = container.stop(timeout=grace)
     left = container.status()
     if left.present:
         raise OcfExit(ERR_GENERIC, f"container {params.name} is still {left.name} after stop")
     if outcome == "killed":
-        log.log("warn", f"container {params.name} did not halt within "
-                        f"{_less_margin(total, STOP_MARGIN):.0f}s and was killed")
+        log.log("warn", f"container {params.name} did not halt within {grace:.1f}s "
+                        "and was killed")
     log.log("info", f"container {params.name} stopped ({outcome})")
     return SUCCESS
 

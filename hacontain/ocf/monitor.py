@@ -1,7 +1,8 @@
 """The monitor action.
 
 depth 0: the container's init is alive (0), nothing of it exists (7), or
-its init is gone but its cgroup is left (1). depth 10: monitor_cmd also
+its init is gone but its cgroup is left (1); probes also find a cgroup
+that no state records (1). depth 10: monitor_cmd also
 passes inside the container. depth 20: every network interface inside is
 also up. A frozen container is running (0); its deep checks are skipped.
 """
@@ -9,7 +10,7 @@ also up. A frozen container is running (0); its deep checks are skipped.
 from hacontain import paths
 from hacontain.ocf import log
 from hacontain.ocf.codes import ERR_GENERIC, NOT_RUNNING, SUCCESS, OcfExit
-from hacontain.ocf.params import check_level
+from hacontain.ocf.params import check_level, is_probe
 from hacontain.ocf.quickstatus import RUNNING, STOPPED, quick_status
 
 
@@ -19,6 +20,8 @@ def monitor(params):
     depth = check_level()
     quick = quick_status(params.name, lxcpath)
     if quick == STOPPED:
+        if is_probe("monitor"):
+            _fail_on_orphan_cgroup(params, lxcpath)
         raise OcfExit(NOT_RUNNING, f"container {params.name} is not running")
     if quick == RUNNING and depth < 10:
         return SUCCESS
@@ -33,6 +36,16 @@ def monitor(params):
     if status.name == DEFUNCT:
         raise OcfExit(ERR_GENERIC, f"container {params.name} failed: {status.reason}")
     raise OcfExit(NOT_RUNNING, f"container {params.name} is not running")
+
+
+def _fail_on_orphan_cgroup(params, lxcpath):
+    """Probes only (a look at the cgroups costs more than the rest of a monitor):
+    a cgroup without any recorded init is a failure that stop cleans up."""
+    from hacontain.ocf.resource import ResourceContainer
+    container = ResourceContainer(params.name, lxcpath, params.config_path())
+    if container.orphan_cgroup() is not None:
+        raise OcfExit(ERR_GENERIC, f"container {params.name}: a cgroup is left without an "
+                                   "init (a start was killed); stop removes it")
 
 
 def _settled_status(name):

@@ -1,0 +1,68 @@
+"""The depth-0 monitor's fast path, against real state files and processes."""
+
+import json
+import os
+
+import pytest
+
+from hacontain.ocf.quickstatus import RUNNING, STOPPED, parse_json, quick_status
+from hacontain.runtime import state as statefile
+from hacontain.sys import proc
+
+
+def record(**changes):
+    values = dict(name="ct", lxcpath="/srv/lxc", config="/srv/lxc/ct/config", pid=os.getpid(),
+                  start_time=proc.start_time(os.getpid()), started_at=1.5, halt_signal=30,
+                  cgroup={"layout": "v2", "hierarchies": {"": {"cgroup": "/hacontain/ct",
+                                                               "owned": []}}},
+                  console_log=None)
+    values.update(changes)
+    return statefile.State(**values)
+
+
+def test_parse_json_reads_what_the_runtime_writes(rundir):
+    statefile.write(record())
+    with open(statefile.state_path("ct"), encoding="utf-8") as handle:
+        text = handle.read()
+    assert parse_json(text) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", ["", "{", "{\"a\": 1} trailing", "nope", "{\"a\": }"])
+def test_parse_json_rejects_what_is_not_json(text):
+    assert parse_json(text) is None
+
+
+def test_parse_json_values():
+    assert parse_json('{"a": [1, 2.5, "x\\u00e9", true, null, NaN]}')["a"][:5] == \
+        [1, 2.5, "x\u00e9", True, None]
+
+
+def test_no_state_file_is_stopped(rundir):
+    assert quick_status("ct", "/srv/lxc") == STOPPED
+
+
+def test_a_live_recorded_init_is_running(rundir):
+    statefile.write(record())                   # this test process stands in for the init
+    assert quick_status("ct", "/srv/lxc") == RUNNING
+
+
+@pytest.mark.parametrize("changes", [
+    {"start_time": 1},                          # the pid was reused by another process
+    {"lxcpath": "/elsewhere"},                  # a same-named container of another lxcpath
+    {"pid": "12"},                              # not what the runtime writes
+])
+def test_anything_else_is_left_to_the_runtime(rundir, changes):
+    statefile.write(record(**changes))
+    assert quick_status("ct", "/srv/lxc") is None
+
+
+def test_a_corrupt_state_file_is_left_to_the_runtime(rundir):
+    os.makedirs(statefile.directory("ct"))
+    with open(statefile.state_path("ct"), "w", encoding="utf-8") as handle:
+        handle.write("{\"pid\": ")
+    assert quick_status("ct", "/srv/lxc") is None
+
+
+@pytest.mark.parametrize("name", ["", "..", "a/b"])
+def test_names_that_are_not_plain_go_to_the_runtime(rundir, name):
+    assert quick_status(name, "/srv/lxc") is None
