@@ -41,5 +41,11 @@ if [ -n "$share" ]; then
     mkdir -p "$share"
     mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose host "$share" ||
         echo "setup: cannot mount the 9p share at $share" >&2
+    # The shared checkout's hacontain command, where deploy/install.sh would put it.
+    cat > /usr/bin/hacontain <<COMMAND
+#!/bin/sh
+PYTHONPATH=$share exec python3 -c 'import sys; from hacontain.cli import main; sys.exit(main(prog_name="hacontain"))' "\$@"
+COMMAND
+    chmod 755 /usr/bin/hacontain
 fi
 echo "setup: $hostname ready for the agent"
