@@ -1,10 +1,15 @@
-"""The VM runner itself: commands through the guest agent, timeouts, the shared checkout, crash and restart."""
+"""The VM runner itself: commands through the guest agent, timeouts, the shared checkout,
+crash and restart, and cleaning up after failures."""
+
+from pathlib import Path
 
 import pytest
 
 from hacontain.errors import Timeout
 from hacontain.testbed.vm.agent_client import GuestCommandError
-from hacontain.testbed.vm.fleet import booted
+from hacontain.testbed.vm.fleet import booted, leftovers
+from hacontain.testbed.vm.image import VmImage
+from hacontain.testbed.vm.machine import VmStopped
 
 pytestmark = pytest.mark.vm
 
@@ -45,3 +50,27 @@ def test_crash_and_restart_keep_the_disks(vm):
     vm.start()
     assert vm.check(["cat", "/var/tmp/on-root"]).stdout == "kept\n"
     assert vm.check(["sh", "-c", "head -c 8 /dev/vdb"]).stdout == "on-data\n"
+
+
+def test_failed_boot_is_reported_and_cleaned_up(vm_image, tmp_path):
+    broken = tmp_path / "image"
+    broken.mkdir()
+    for part in ("vmlinuz", "initrd.img"):
+        (broken / part).symlink_to(vm_image.directory / part)
+    with open(broken / "rootfs.img", "wb") as blank:
+        blank.truncate(64 << 20)
+    before = set(leftovers())
+    with pytest.raises(VmStopped, match="(?s)VM broken: qemu exited .*initrd: cannot mount /dev/vda"):
+        with booted(VmImage(broken, {}), ["broken"], share=None):
+            pass
+    assert set(leftovers()) <= before
+
+
+def test_failure_in_the_body_stops_the_vm_and_removes_its_files(vm_image):
+    before = set(leftovers())
+    with pytest.raises(RuntimeError, match="test body failed"):
+        with booted(vm_image, ["doomed"], share=None) as [vm]:
+            pid, workdir = vm.process.pid, vm.workdir
+            raise RuntimeError("test body failed")
+    assert not Path(f"/proc/{pid}").exists() and not workdir.exists()
+    assert set(leftovers()) <= before

@@ -103,8 +103,15 @@ class AgentClient:
                 continue
             chunk = self.sock.recv(1 << 20)
             if not chunk:
-                self.check_alive()
-                raise StateError(f"VM {self.vm}: qemu closed the agent socket")
+                self._socket_closed()
             self.buffer += chunk
         line, self.buffer = self.buffer.split(b"\n", 1)
         return json.loads(line)
+
+    def _socket_closed(self):
+        """qemu closed the socket, so it is exiting: let check_alive report how, once it has."""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            self.check_alive()
+            time.sleep(0.1)
+        raise StateError(f"VM {self.vm}: qemu closed the agent socket but still runs")

@@ -5,7 +5,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from hacontain.errors import CommandError, StateError
+from hacontain.errors import CommandError, StateError, Timeout
 
 from . import commands
 from .agent_client import AgentClient, GuestCommandError
@@ -14,6 +14,14 @@ from .qemu import qemu_argv
 BOOT_TIMEOUT = 120
 STOP_TIMEOUT = 10
 CONSOLE_TAIL_LINES = 25
+
+
+class VmStopped(CommandError):
+    """qemu exited when it should run; the message ends with the console's last lines."""
+
+    def __init__(self, vm, argv, returncode, console_tail):
+        super().__init__(argv, returncode)
+        self.args = (f"VM {vm}: qemu exited with {returncode}; last console lines:\n{console_tail}",)
 
 
 def require_qemu():
@@ -60,7 +68,11 @@ class Vm:
         self.agent = AgentClient.connect(self.name, self.workdir / "agent.sock", self.check_alive)
 
     def wait_ready(self, timeout=BOOT_TIMEOUT):
-        self.agent.wait_ready(timeout)
+        """Wait for the guest agent's greeting; a Timeout carries the console's last lines."""
+        try:
+            self.agent.wait_ready(timeout)
+        except Timeout as e:
+            raise Timeout(f"{e}; last console lines:\n{self.console_tail()}") from None
 
     def run(self, argv, *, timeout=60, input=None, env=None, cwd=None):
         """Run ``argv`` in the VM and return its GuestResult, whatever its exit status."""
@@ -88,7 +100,7 @@ class Vm:
         rc = self.process.poll()
         if rc is not None:
             argv, self.process = self.process.args, None
-            raise CommandError(argv, rc, f"VM {self.name} stopped; last console lines:\n{self.console_tail()}")
+            raise VmStopped(self.name, argv, rc, self.console_tail())
 
     def console_tail(self, lines=CONSOLE_TAIL_LINES):
         """The last lines of the serial console and qemu's own messages."""
