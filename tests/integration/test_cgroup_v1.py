@@ -23,7 +23,8 @@ def _unavailable():
     if os.geteuid() != 0:
         return "needs root"
     layout = detect_layout()
-    missing = [c for c in NEEDED if layout.v1_for(c) is None]
+    mounted = {c for hierarchy in layout.v1 for c in hierarchy.controllers}
+    missing = [c for c in NEEDED if c not in mounted]
     if missing:
         return f"this host ({layout.kind}) has no cgroup v1 {', '.join(missing)} controller"
     return None

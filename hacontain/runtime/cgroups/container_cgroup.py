@@ -16,7 +16,6 @@ from hacontain.errors import (AlreadyExists, HacontainError, NotFound, NotInstal
 from hacontain.runtime.cgroups.devices import build_policy
 from hacontain.runtime.cgroups.fs import CGROUPFS, wait_until
 from hacontain.runtime.cgroups.keys import parse_key
-from hacontain.runtime.cgroups.layout import V1_NAME
 from hacontain.runtime.cgroups.limits import SWAP_NEEDS_MEMORY
 from hacontain.runtime.cgroups.place import places_from_record, plan_places
 from hacontain.runtime.cgroups.v1 import V1Cgroup
@@ -231,7 +230,7 @@ class ContainerCgroup:
         available, where = self._v2.available_controllers()
         if controller in available:
             return
-        if self._v1 is not None and self._v1.has_controller(V1_NAME.get(controller, controller)):
+        if self._v1 is not None and self._v1.has_controller(controller):
             raise key.error(f"the {controller} controller is on cgroup v1 on this host: "
                             "use lxc.cgroup.* or hacontain.limit.*")
         raise key.error(f"the {controller} controller is not enabled for the container's "
@@ -243,7 +242,7 @@ class ContainerCgroup:
 
     def _for_controller(self, controller):
         """The driver of the version that has `controller` (v2 name), or None."""
-        if self._v1 is not None and self._v1.has_controller(V1_NAME.get(controller, controller)):
+        if self._v1 is not None and self._v1.has_controller(controller):
             return self._v1
         if self._v2 is not None and controller in self._v2.available_controllers()[0]:
             return self._v2

@@ -41,7 +41,7 @@ class Hierarchy:
 
 @dataclass(frozen=True)
 class Layout:
-    """All the hierarchies; answers which version serves a controller."""
+    """All the hierarchies of the host: "v1", "v2" or "hybrid"."""
 
     hierarchies: tuple
 
@@ -58,22 +58,6 @@ class Layout:
         if not self.v1:
             return "v2"
         return "hybrid" if self.v2 is not None else "v1"
-
-    def v1_for(self, controller):
-        """The v1 hierarchy carrying `controller` (v2 name accepted), or None."""
-        name = V1_NAME.get(controller, controller)
-        return next((h for h in self.v1 if name in h.controllers), None)
-
-    def version_of(self, controller):
-        """1 or 2: where `controller` (v2 name) is on this host; None when nowhere.
-
-        A controller mounted on v1 is used there; otherwise the v2 hierarchy's.
-        """
-        if self.v1_for(controller) is not None:
-            return 1
-        if self.v2 is not None and controller in self.v2.controllers:
-            return 2
-        return None
 
 
 def detect_layout(sysfs=CGROUP_MOUNT_ROOT, proc="/proc"):

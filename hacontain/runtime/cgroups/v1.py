@@ -9,6 +9,7 @@ from hacontain.errors import ConfigError, Timeout
 from hacontain.runtime.cgroups.devices import v1_writes
 from hacontain.runtime.cgroups.dirs import CgroupDirs
 from hacontain.runtime.cgroups.fs import wait_until
+from hacontain.runtime.cgroups.layout import V1_NAME
 
 CPUSET_FILES = ("cpuset.cpus", "cpuset.mems")
 
@@ -22,7 +23,8 @@ class V1Cgroup(CgroupDirs):
                                for c in place.hierarchy.controllers}
 
     def has_controller(self, controller):
-        return controller in self._by_controller
+        """Whether a v1 hierarchy of the container carries `controller` (v1 or v2 name)."""
+        return V1_NAME.get(controller, controller) in self._by_controller
 
     def path(self, file):
         controller = file.split(".", 1)[0]
