@@ -1,8 +1,6 @@
 """The agent's entry point: pick the action, run it, turn the outcome into an
 OCF exit code, print the exit reason of every non-zero exit."""
 
-import sys
-
 from hacontain.ocf import log
 from hacontain.ocf.codes import ERR_ARGS, ERR_UNIMPLEMENTED, NOT_RUNNING, SUCCESS, OcfExit
 from hacontain.ocf.params import Params, is_probe

@@ -141,6 +141,35 @@ def test_start_after_the_init_is_killed_starts_afresh(container):
     assert run("monitor").returncode == 0
 
 
+def test_monitor_does_not_wait_for_a_start_or_stop_holding_the_lock(container):
+    from hacontain.runtime.state import Lock
+    ct, run = container()
+    assert run("start").returncode == 0
+    with Lock(ct.name):
+        assert run("monitor").returncode == 0
+    assert run("stop").returncode == 0
+    with Lock(ct.name):
+        assert run("monitor").returncode == 7
+
+
+def test_monitor_of_a_half_present_container_waits_for_the_lock_holder(container):
+    """A dead init with its cgroup left may be a start or stop at work: the
+    monitor answers once the lock is free, not in the middle."""
+    from hacontain.runtime.state import Lock
+    ct, run = container()
+    assert run("start").returncode == 0
+    state = ct.status().state
+    with Lock(ct.name):
+        os.kill(state.pid, signal.SIGKILL)
+        assert wait_gone(state.pid, state.start_time)
+        monitor = subprocess.Popen([run.agent, "monitor"], env=run.env(),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        assert monitor.poll() is None, "the monitor answered while the lock was held"
+    assert monitor.wait(timeout=60) == 1
+    assert run("stop").returncode == 0
+
+
 def test_agent_killed_with_its_process_group_after_launch_leaves_the_container(container):
     """A start waiting for a monitor_cmd that never passes is SIGKILLed with its
     process group, as Pacemaker does on a timeout: the container lives on, outside
