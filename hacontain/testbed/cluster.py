@@ -22,6 +22,7 @@ import pwd
 import secrets
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from hacontain.errors import HacontainError, StateError, Timeout
@@ -318,6 +319,17 @@ class Cluster:
     def settle(self, timeout=60, via=None):
         """Wait until Pacemaker has no actions pending (crm_resource --wait)."""
         self._via(via).run(["crm_resource", "--wait", f"--timeout={timeout}s"], timeout=timeout + 10)
+
+    def timed_failover(self, rsc, timeout=60, interval=0.05):
+        """Crash the node running `rsc` and time its recovery: seconds from the
+        crash until a survivor's crm_mon (polled inside it every `interval` s)
+        reports `rsc` Started there. Returns (seconds, crashed node, survivor)."""
+        (victim,) = self.started_on(rsc)
+        via = next(n for n in self.running_nodes() if n.name != victim)
+        started = time.monotonic()
+        self.crash(victim)
+        survivor = self.wait_started(rsc, not_on=victim, timeout=timeout, via=via, interval=interval)
+        return time.monotonic() - started, victim, survivor
 
     def wait_online(self, nodes=None, timeout=60, via=None):
         """Wait until every given node (default: all) is online as `via` sees it."""

@@ -6,7 +6,7 @@ from hacontain.errors import HacontainError, Timeout
 
 
 def wait_for(predicate, timeout, interval=0.1, what=None):
-    """Call `predicate` until it returns a true value, which is returned.
+    """Call `predicate` every `interval` s until it returns a true value, which is returned.
 
     HacontainError raised by the predicate (a node still starting, a
     command failing) counts as "not yet"; Timeout after `timeout` seconds
@@ -15,6 +15,7 @@ def wait_for(predicate, timeout, interval=0.1, what=None):
     deadline = time.monotonic() + timeout
     last = None
     while True:
+        polled = time.monotonic()
         try:
             value = predicate()
             if value:
@@ -25,4 +26,4 @@ def wait_for(predicate, timeout, interval=0.1, what=None):
         if time.monotonic() >= deadline:
             name = what or getattr(predicate, "__name__", "condition")
             raise Timeout(f"{name}: not true after {timeout} s (last: {last!r})")
-        time.sleep(interval)
+        time.sleep(max(0.0, polled + interval - time.monotonic()))
