@@ -26,7 +26,7 @@ mkdir -p /run/lock
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup
 # Controllers on for the root's children, as systemd leaves them on a cluster node.
-echo "+cpu +io +memory +pids" > /sys/fs/cgroup/cgroup.subtree_control
+echo "+cpuset +cpu +io +memory +pids" > /sys/fs/cgroup/cgroup.subtree_control
 
 hostname "$hostname"
 echo "$hostname" > /etc/hostname
