@@ -31,9 +31,9 @@ def exit_code(exc, action, probe=False):
     5 or 6 from a probe stops the resource everywhere or fences. A stop that
     cannot even find its container has nothing left to stop (0).
     """
-    from hacontain import errors
     if isinstance(exc, OcfExit):
         return exc.code
+    from hacontain import errors
     if isinstance(exc, PermissionError):
         return ERR_PERM
     if isinstance(exc, (errors.ConfigError, errors.NotFound, errors.NotInstalled)):
