@@ -9,6 +9,16 @@ from hacontain.errors import CommandError, NotInstalled, Timeout
 # Root's tools (debootstrap, mkfs.ext4, depmod) live in sbin, which a CI
 # environment's PATH may lack.
 SEARCH_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/local/sbin", "/usr/sbin", "/sbin"])
+TAIL_LINES = 20
+
+
+class HostCommandError(CommandError):
+    """A host command of the VM tier failed; the message ends with its last output lines."""
+
+    def __init__(self, argv, returncode, output):
+        super().__init__(argv, returncode, output)
+        tail = "\n".join(output.strip().splitlines()[-TAIL_LINES:])
+        self.args = (f"{' '.join(self.argv)} exited with {returncode}:\n{tail}",)
 
 
 def tool(name, package):
@@ -20,7 +30,7 @@ def tool(name, package):
 
 
 def run(argv, *, timeout=600, cwd=None):
-    """Run ``argv`` on the host and return its stdout; raise CommandError or Timeout on failure."""
+    """Run ``argv`` on the host and return its stdout; raise HostCommandError or Timeout on failure."""
     env = dict(os.environ, PATH=SEARCH_PATH)
     try:
         proc = subprocess.run(
@@ -29,5 +39,5 @@ def run(argv, *, timeout=600, cwd=None):
     except subprocess.TimeoutExpired:
         raise Timeout(f"{' '.join(map(str, argv))} did not finish within {timeout} s") from None
     if proc.returncode != 0:
-        raise CommandError([str(a) for a in argv], proc.returncode, proc.stderr or proc.stdout)
+        raise HostCommandError([str(a) for a in argv], proc.returncode, proc.stderr or proc.stdout)
     return proc.stdout

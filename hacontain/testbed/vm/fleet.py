@@ -23,9 +23,9 @@ def booted(image, names, *, linked=False, share=CHECKOUT, memory_mb=512, data_di
     With ``linked`` the two VMs get an Ethernet link (eth0) with 192.0.2.11/24
     and 192.0.2.12/24, carried by qemu UDP sockets on 127.0.0.1.
     """
-    links = link_pair() if linked else {}
     if linked and len(names) != 2:
         raise ValueError(f"a link joins exactly two VMs, not {len(names)}: {names}")
+    links = link_pair() if linked else {}
     workroot = Path(tempfile.mkdtemp(prefix=WORK_PREFIX))
     with ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, workroot, ignore_errors=True)

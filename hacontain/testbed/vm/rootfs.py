@@ -4,6 +4,8 @@ import os
 import shutil
 from pathlib import Path
 
+from hacontain.errors import CommandError
+
 from . import commands
 from .recipe import GUEST_DIR, GUEST_FILES, PACKAGES, ROOT_IMAGE_SIZE, SUITE, TRIMMED_ROOT_PATHS
 
@@ -14,7 +16,13 @@ def debootstrap(root, mirror):
         commands.tool("debootstrap", "debootstrap"), "--variant=minbase",
         "--include=" + ",".join(PACKAGES), SUITE, root, mirror,
     ]
-    commands.run(argv, timeout=1200)
+    try:
+        commands.run(argv, timeout=1200)
+    except CommandError as e:
+        log = Path(root) / "debootstrap/debootstrap.log"
+        if not log.exists():
+            raise
+        raise commands.HostCommandError(e.argv, e.returncode, log.read_text(errors="replace")) from None
 
 
 def slim(root):
