@@ -67,6 +67,8 @@ class ContainerCgroup:
             self._device_driver().apply_devices(policy)
             for driver, key, value in planned:
                 driver.apply(key, value)
+        except AlreadyExists:
+            raise                             # made meanwhile by another start: not ours to remove
         except BaseException:
             try:
                 self._remove_dirs()
