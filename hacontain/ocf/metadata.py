@@ -56,7 +56,7 @@ ACTIONS = (
 
 
 def build():
-    """The meta-data document as bytes (UTF-8, with the DOCTYPE ocf-tester checks)."""
+    """The meta-data document as UTF-8 bytes, with the DOCTYPE ocf-tester checks."""
     from lxml import etree
     root = etree.Element("resource-agent", name="container", version=__version__)
     etree.SubElement(root, "version").text = OCF_VERSION
@@ -73,8 +73,11 @@ def build():
     actions = etree.SubElement(root, "actions")
     for name, timeout, extra in ACTIONS:
         etree.SubElement(actions, "action", name=name, timeout=timeout, **extra)
-    return etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True,
-                          doctype='<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd">')
+    # No encoding in the declaration (UTF-8 is XML's default): crmsh parses the
+    # text as a str, which lxml refuses when the declaration names an encoding.
+    return b'<?xml version="1.0"?>\n' + etree.tostring(
+        root, encoding="UTF-8", pretty_print=True,
+        doctype='<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd">')
 
 
 def _descriptions(parent, longdesc, shortdesc):

@@ -71,3 +71,17 @@ def test_real_longdesc(document):
     text = root.findtext("longdesc")
     for word in ("start", "stop", "monitor", "reload", "depth 10", "depth 20", "migrat"):
         assert word in text
+
+
+def test_parses_from_text_as_crmsh_reads_it(document):
+    """crmsh joins the lines into a str: lxml refuses one whose declaration names an encoding."""
+    assert etree.fromstring(document.decode("utf-8")).get("name") == "container"
+
+
+@pytest.mark.root
+def test_crm_ra_info_shows_the_documentation(agent):
+    result = subprocess.run(["crm", "ra", "info", "ocf:hacontain:container"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "(ocf:hacontain:container)" in result.stdout
+    assert "monitor_cmd" in result.stdout and "depth=20" in result.stdout.replace(" ", "")
