@@ -7,14 +7,16 @@ import pytest
 pytestmark = pytest.mark.root
 
 
-def test_ocf_tester_passes_all_tests(container, lxcpath):
+@pytest.mark.parametrize("where", ["lxcpath", "config"])
+def test_ocf_tester_passes_all_tests(container, lxcpath, where):
+    """With the container found through lxcpath, or through its config file alone."""
     ct, run = container()
     env = run.env()
     for key in [key for key in env if key.startswith("OCF_RESKEY_")]:
         del env[key]                                  # ocf-tester sets them from -o
-    result = subprocess.run(
-        ["ocf-tester", "-n", "t", "-o", f"name={ct.name}", "-o", f"lxcpath={lxcpath}", run.agent],
-        env=env, capture_output=True, text=True, timeout=300)
+    option = f"lxcpath={lxcpath}" if where == "lxcpath" else f"config={ct.config_path}"
+    result = subprocess.run(["ocf-tester", "-n", "t", "-o", f"name={ct.name}", "-o", option,
+                             run.agent], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{run.agent} passed all tests" in result.stdout
     assert not ct.status().present, "ocf-tester ends with the container stopped"
