@@ -54,6 +54,12 @@ class CrmStatus:
         """IDs of every primitive that is active somewhere (started, starting or stopping)."""
         return sorted({r.get("id") for r in self.root.iter("resource") if r.get("active") == "true"})
 
+    def exec_ms(self, rsc, node, task="start"):
+        """exec-time in ms of the last `task` operation of `rsc` on `node`, or None."""
+        ops = self.root.findall(f"node_history/node[@name='{node}']/resource_history[@id='{rsc}']"
+                                f"/operation_history[@task='{task}']")
+        return int(ops[-1].get("exec-time").removesuffix("ms")) if ops else None
+
     def failures(self):
         """Failed actions, each a dict of crm_mon's attributes (op_key, node, exitreason...)."""
         return [dict(f.attrib) for f in self.root.iterfind("failures/failure")]
