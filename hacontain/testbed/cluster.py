@@ -99,8 +99,8 @@ class Cluster:
         self.nodes = [
             ClusterNode(
                 index, netns=self.network.node_netns(index),
-                state_dir=self.workdir / f"node{index}", binds=BIND_DIRS + BIND_FILES, run_dirs=RUN_DIRS,
-                overlays=overlays,
+                state_dir=self.workdir / f"node{index}", binds=BIND_DIRS + BIND_FILES,
+                run_dirs=RUN_DIRS, overlays=overlays,
                 env={cluster_footprint.MARKER: self.prefix,
                      "HACONTAIN_CGROUP_PARENT": self.cgroup_parent(f"node{index}")})
             for index in range(1, nodes + 1)]

@@ -108,7 +108,8 @@ def device_xml(request_dir, node_names):
         f'<primitive id="{DEVICE_ID}" class="stonith" type="{AGENT_NAME}">'
         f'<instance_attributes id="{DEVICE_ID}-params">'
         f'<nvpair id="{DEVICE_ID}-request_dir" name="request_dir" value="{request_dir}"/>'
-        f'<nvpair id="{DEVICE_ID}-pcmk_host_list" name="pcmk_host_list" value="{" ".join(node_names)}"/>'
+        f'<nvpair id="{DEVICE_ID}-pcmk_host_list" name="pcmk_host_list" '
+        f'value="{" ".join(node_names)}"/>'
         '</instance_attributes>'
         f'<operations><op id="{DEVICE_ID}-monitor-60s" name="monitor" interval="60s"/></operations>'
         '</primitive>')

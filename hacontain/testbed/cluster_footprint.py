@@ -116,7 +116,8 @@ def leftovers(footprint):
     found = [f"holder PID {pid}" for pid in live_holders(footprint)]
     found += [f"process {pid} ({_comm(pid)})" for pid in marked_processes(prefix)]
     found += [f"netns {name}" for name in cluster_net.netns_names() if name.startswith(prefix)]
-    found += [f"cgroup {path}" for path in cluster_cgroups.find(cluster_cgroups.parent_name(prefix, ""))]
+    cgroups = cluster_cgroups.find(cluster_cgroups.parent_name(prefix, ""))
+    found += [f"cgroup {path}" for path in cgroups]
     found += [f"loop device {dev}" for dev in loop_devices(workdir)]
     found += [f"mount {line}" for line in host_mounts(workdir)]
     found += host_addresses(footprint.addresses)

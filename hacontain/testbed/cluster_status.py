@@ -18,7 +18,8 @@ class CrmStatus:
         try:
             return cls(via, ET.fromstring(text))
         except ET.ParseError as exc:
-            raise HacontainError(f"{via}: crm_mon printed no valid XML ({exc}): {text[:200]!r}") from None
+            raise HacontainError(
+                f"{via}: crm_mon printed no valid XML ({exc}): {text[:200]!r}") from None
 
     def online(self):
         """Names of the nodes this partition sees online."""

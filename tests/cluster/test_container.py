@@ -79,9 +79,9 @@ def container_group(cluster, stop_timeout=30, init=None, meta=""):
     cluster.run(node, f"echo 'cat {SHUTDOWN_MARKER} >> /var/log/shutdowns; sync' "
                       f">> {rootfs}/etc/init.d/rcK")
     if init is not None:
-        cluster.run(node, ["sh", "-c", f"cat > {rootfs}/sbin/custom-init && chmod 755 {rootfs}/sbin/custom-init"
-                           f" && sed -i 's|^lxc.init.cmd.*|lxc.init.cmd = /sbin/custom-init|' {config}"],
-                    input=init)
+        script = (f"cat > {rootfs}/sbin/custom-init && chmod 755 {rootfs}/sbin/custom-init && "
+                  f"sed -i 's|^lxc.init.cmd.*|lxc.init.cmd = /sbin/custom-init|' {config}")
+        cluster.run(node, ["sh", "-c", script], input=init)
     cluster.run(node, ["crm", "configure"], input=(
         f"primitive ct ocf:hacontain:container params name={name} lxcpath={LXCPATH} "
         f"op start timeout=30s op stop timeout={stop_timeout}s op monitor interval=2s timeout=20s\n"

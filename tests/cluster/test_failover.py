@@ -62,3 +62,20 @@ def test_standby_moves_the_resource_and_online_leaves_it(cluster):
     status = cluster.status()
     assert status.standby() == set()
     assert status.started_on("d") == [second], "resource-stickiness=100 must keep it in place"
+
+
+def test_graceful_stop_moves_the_resource_and_start_rejoins(cluster):
+    cluster.run(1, "crm configure primitive d ocf:heartbeat:Dummy op monitor interval=2s")
+    first = cluster.wait_started("d")
+    cluster.stop(first)
+    second = cluster.other(first)
+    # pacemakerd moved d away before it exited: it is already running on the other node.
+    assert cluster.started_on("d", via=second) == [second]
+    assert not cluster.node(first).stack_running()
+    assert cluster.node(first).alive(), "a graceful stop leaves the node itself up"
+    assert not cluster.has_file(first, "/run/resource-agents/Dummy-d.state")
+
+    cluster.start(first)
+    cluster.wait_online()
+    cluster.settle()
+    assert cluster.started_on("d") == [second]
