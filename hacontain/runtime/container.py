@@ -119,11 +119,15 @@ class Container:
                 console_log=plan.console_log, foreground=foreground)
             statefile.write(record)
             launch.release()
-        except BaseException:
+        except BaseException as failure:
             if launch is not None:
                 launch.abort()
-            self._remove_cgroup(cgroup)
-            statefile.remove(self.name)
+            try:
+                self._empty_and_remove(cgroup)
+            except HacontainError as cleanup_error:
+                raise HacontainError(f"{failure}; cleaning up also failed: {cleanup_error}") from failure
+            finally:
+                statefile.remove(self.name)
             raise
         return launch, record
 
@@ -153,10 +157,8 @@ class Container:
         try:
             if not proc.is_alive(record.pid, record.start_time):
                 return "stopped"
-            if not kill:
-                libc.pidfd_send_signal(pidfd, self._halt_signal(record))
-                if _wait_exit(pidfd, timeout):
-                    return "halted"
+            if not kill and self._ask_to_halt(pidfd, record, timeout):
+                return "halted"
             libc.pidfd_send_signal(pidfd, signal.SIGKILL)
             if not _wait_exit(pidfd, KILL_GRACE):
                 raise Timeout(f"container {self.name}: init {record.pid} survived SIGKILL")
@@ -164,14 +166,34 @@ class Container:
         finally:
             os.close(pidfd)
 
-    def _halt_signal(self, record):
-        """The signal that asks this init to shut down.
+    def _ask_to_halt(self, pidfd, record, timeout):
+        """Send the halt signal(s), again after 1, 2, 4... s, until the init exits or time runs out.
 
-        The configured halt signal (default SIGPWR); an init that blocks it
-        (systemd reads its signals from a signalfd) gets SIGRTMIN+3, as LXC
-        does. Whether the init will act on it cannot be read from /proc (a
-        signal waited for with sigtimedwait shows as neither blocked nor
-        caught), so the signal is always sent and the timeout decides.
+        An init that is still starting may not listen yet: a pid namespace's
+        init drops signals it has no handler for, so one signal can be lost.
+        """
+        deadline = time.monotonic() + timeout
+        interval = 1.0
+        while True:
+            for sig in self._halt_signals(record):
+                libc.pidfd_send_signal(pidfd, sig)
+            remaining = deadline - time.monotonic()
+            if _wait_exit(pidfd, min(interval, remaining)):
+                return True
+            if remaining <= interval:
+                return False
+            interval *= 2
+
+    def _halt_signals(self, record):
+        """The signals that ask this init to shut down.
+
+        The configured halt signal (default SIGPWR). An init that blocks it
+        without a handler may be systemd, which reads its signals from a
+        signalfd and halts on SIGRTMIN+3 (as LXC sends) - or busybox init
+        a moment after exec, before it waits for its signals. Each ignores
+        the other's signal, so both are sent. Whether an init will act on a
+        signal cannot be read from /proc (one awaited with sigtimedwait shows
+        as neither blocked nor caught): the timeout decides.
         """
         try:
             sig = self.load_config().halt_signal or DEFAULT_HALT
@@ -180,19 +202,18 @@ class Container:
         try:
             masks = proc.signal_masks(record.pid)
         except proc.ProcessGone:
-            return sig
-        if proc.has_bit(masks["SigBlk"], sig) and not proc.has_bit(masks["SigCgt"], sig):
-            return SYSTEMD_HALT
-        return sig
+            return [sig]
+        if proc.has_bit(masks["SigBlk"], sig) and not proc.has_bit(masks["SigCgt"], sig) \
+                and sig != SYSTEMD_HALT:
+            return [sig, SYSTEMD_HALT]
+        return [sig]
 
     def _cleanup(self, record):
         """Remove what a stopped or dead container left: processes, cgroup, state."""
         if record is not None:
             cgroup = self._open_recorded_cgroup(record)
-            if cgroup is not None and cgroup.exists():
-                if cgroup.pids():
-                    cgroup.kill_all(KILL_GRACE)
-                self._remove_cgroup(cgroup)
+            if cgroup is not None:
+                self._empty_and_remove(cgroup)
         statefile.remove(self.name)
 
     # -- other actions -------------------------------------------------------
@@ -293,8 +314,11 @@ class Container:
         return rules or None
 
     @staticmethod
-    def _remove_cgroup(cgroup):
+    def _empty_and_remove(cgroup):
+        """Kill whatever is left in `cgroup`, then remove it."""
         if cgroup.exists():
+            if cgroup.pids():
+                cgroup.kill_all(KILL_GRACE)
             cgroup.remove()
 
 

@@ -16,8 +16,9 @@ RUNNING, FROZEN, STOPPED, DEFUNCT = "RUNNING", "FROZEN", "STOPPED", "DEFUNCT"
 class Status:
     """What the kernel says about a container.
 
-    name: RUNNING, FROZEN, STOPPED (nothing of it exists) or DEFUNCT (its
-    init is gone but its cgroup or state remain: stop cleans that up).
+    name: RUNNING, FROZEN, STOPPED (no live init, no cgroup; a stale state
+    file may remain) or DEFUNCT (the init is gone but its cgroup is left:
+    stop cleans that up).
     """
     name: str
     state: statefile.State | None = None
@@ -29,7 +30,8 @@ class Status:
 
     @property
     def present(self):
-        return self.name != STOPPED
+        """Something of the container (a process, a cgroup, a state file) exists."""
+        return self.state is not None
 
 
 def read_status(name):
@@ -43,9 +45,9 @@ def read_status(name):
             return Status(FROZEN, record)
         return Status(RUNNING, record)
     cgroup = _cgroup(record)
-    left = "cgroup " + ", ".join(sorted(set(record.cgroup.values()))) \
-        if cgroup is not None and cgroup.exists() else "state file"
-    return Status(DEFUNCT, record, f"init (pid {record.pid}) is gone; {left} left behind")
+    if cgroup is not None and cgroup.exists():
+        return Status(DEFUNCT, record, f"init (pid {record.pid}) is gone but its cgroup is left")
+    return Status(STOPPED, record, f"stale state file: init (pid {record.pid}) is gone")
 
 
 def _cgroup(record):

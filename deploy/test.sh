@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install everything (Debian packages, venv, hacontain, the OCF agent) and run
+# the whole test suite as root. Extra arguments go to pytest.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+bash "$here/deploy/install.sh"
+cd "$here"
+set +e
+/opt/hacontain/venv/bin/python -m pytest -ra "$@"
+status=$?
+set -e
+if [ "$status" = 5 ]; then
+    echo "deploy/test.sh: pytest collected no tests" >&2
+    exit 1
+fi
+exit "$status"
