@@ -25,7 +25,6 @@ from hacontain.testbed.cluster_volume import assert_mounted_on_exactly_one
 
 # The lead switches this on once ocf:hacontain:container is released; until
 # then the demo runs ocf:heartbeat:Dummy in the container's place.
-CONTAINER_AGENT_READY = False
 
 NAME = "demo"
 DATA = "/root/hello"
@@ -127,7 +126,7 @@ def main(argv=None):
     parser.add_argument("--keep", action="store_true",
                         help="leave the cluster up and print how to explore and tear it down")
     parser.add_argument("--container", dest="container", action="store_true",
-                        default=CONTAINER_AGENT_READY, help="run the container resource")
+                        default=True, help="run the container resource")
     parser.add_argument("--no-container", dest="container", action="store_false",
                         help="run ocf:heartbeat:Dummy in its place")
     parser.add_argument("--teardown", metavar="FOOTPRINT",

@@ -13,7 +13,7 @@ fi
 
 packages=(
     python3 python3-venv python3-dev gcc
-    pacemaker pacemaker-cli-utils corosync crmsh resource-agents libxml2-utils
+    pacemaker pacemaker-cli-utils corosync crmsh resource-agents fence-agents libxml2-utils
     lvm2 thin-provisioning-tools drbd-utils e2fsprogs util-linux
     lxc busybox-static debootstrap
     qemu-system-x86 qemu-utils
@@ -36,6 +36,9 @@ for svc in pacemaker corosync lxc-net lxc; do
         systemctl stop "$svc" || true
     fi
 done
+
+# Where containers and their node-local settings live.
+install -d -m 755 /etc/hacontain /var/lib/hacontain
 
 if [ ! -x "$venv/bin/python3" ]; then
     /usr/bin/python3 -m venv "$venv"

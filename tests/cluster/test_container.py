@@ -9,7 +9,6 @@ next boot on the other node.
 """
 
 import json
-import os
 import time
 import uuid
 
@@ -23,12 +22,7 @@ from hacontain.testbed.cluster_wait import wait_for
 AGENT = "/usr/lib/ocf/resource.d/hacontain/container"
 LXCPATH = SHARED_MOUNTPOINT
 
-pytestmark = [
-    pytest.mark.cluster,
-    pytest.mark.skipif(not os.path.exists(AGENT),
-                       reason=f"the OCF agent is not installed yet ({AGENT}: "
-                              "run `hacontain install-agent` once it exists)"),
-]
+pytestmark = pytest.mark.cluster
 
 # An init that ignores every signal a halt could use (SIGPWR, SIGTERM, SIGINT, SIGUSR1/2...).
 STUBBORN_INIT = "#!/bin/sh\ntrap '' 1 2 3 10 12 15 30\nwhile :; do sleep 1; done\n"
