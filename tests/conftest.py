@@ -1,14 +1,13 @@
 """Shared fixtures: root checks, private LXCPATH/RUNDIR, busybox containers, leak check."""
 
 import os
-import subprocess
 import sys
-import uuid
 
 import pytest
 
+from clitools import unique_name
+
 IN_CI = os.environ.get("CI") == "true"
-HACONTAIN = [os.path.join(os.path.dirname(sys.executable), "hacontain")]
 
 
 def pytest_collection_modifyitems(config, items):
@@ -41,10 +40,6 @@ def lxcpath(tmp_path, monkeypatch):
     return path
 
 
-def unique_name(prefix="t"):
-    return f"{prefix}{uuid.uuid4().hex[:8]}"
-
-
 @pytest.fixture
 def make_container(lxcpath, rundir):
     """Factory: a busybox container with extra config lines; stopped and checked at teardown."""
@@ -68,18 +63,6 @@ def make_container(lxcpath, rundir):
         assert not container.status().present, f"{container.name} left state behind"
 
 
-def hacontain(*args, check=True, **kwargs):
-    """Run the real CLI; CompletedProcess with text output."""
-    result = subprocess.run(HACONTAIN + list(args), capture_output=True, text=True, **kwargs)
-    if check and result.returncode != 0:
-        raise AssertionError(f"hacontain {' '.join(args)} exited {result.returncode}: {result.stderr}")
-    return result
-
-
-def mounts_below(path):
-    """Mount points of this mount namespace below `path`."""
-    with open("/proc/self/mountinfo", encoding="utf-8") as handle:
-        return [line.split()[4] for line in handle if line.split()[4].startswith(str(path))]
 
 
 def _host_snapshot():

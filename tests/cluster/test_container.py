@@ -19,7 +19,6 @@ from hacontain.testbed.cluster import SHARED_MOUNTPOINT
 from hacontain.testbed.cluster_volume import assert_mounted_on_exactly_one, mounts_of, where_mounted
 from hacontain.testbed.cluster_wait import wait_for
 
-AGENT = "/usr/lib/ocf/resource.d/hacontain/container"
 LXCPATH = SHARED_MOUNTPOINT
 
 pytestmark = pytest.mark.cluster

@@ -10,7 +10,7 @@ import pytest
 
 from hacontain.runtime import state as statefile
 from hacontain.sys import proc
-from conftest import HACONTAIN, hacontain, mounts_below
+from clitools import HACONTAIN, hacontain, mounts_below
 
 pytestmark = pytest.mark.root
 
