@@ -114,13 +114,13 @@ def migrate(params):
 # -- helpers -----------------------------------------------------------------
 
 def _container(params, with_limits=False, halt_signal=None):
-    from hacontain.ocf.resource import ResourceContainer
+    from hacontain.runtime.container import Container
     from hacontain.errors import ConfigError
     if not params.name:
         raise ConfigError("parameter name is required")
-    return ResourceContainer(params.name, paths.lxcpath(params.lxcpath), params.config_path(),
-                             limits=params.limits() if with_limits else (),
-                             halt_signal=halt_signal)
+    return Container(params.name, paths.lxcpath(params.lxcpath), params.config_path(),
+                     limits=params.limits() if with_limits else (),
+                     halt_signal=halt_signal)
 
 
 def _require_root():

@@ -41,8 +41,8 @@ def monitor(params):
 def _fail_on_orphan_cgroup(params, lxcpath):
     """Probes only (a look at the cgroups costs more than the rest of a monitor):
     a cgroup without any recorded init is a failure that stop cleans up."""
-    from hacontain.ocf.resource import ResourceContainer
-    container = ResourceContainer(params.name, lxcpath, params.config_path())
+    from hacontain.runtime.container import Container
+    container = Container(params.name, lxcpath, params.config_path())
     if container.orphan_cgroup() is not None:
         raise OcfExit(ERR_GENERIC, f"container {params.name}: a cgroup is left without an "
                                    "init (a start was killed); stop removes it")

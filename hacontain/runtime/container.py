@@ -27,13 +27,20 @@ BASE_ENV = ("container=lxc", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr
 
 
 class Container:
-    """One container, named `name`, with its config in LXCPATH/NAME/config."""
+    """One container, named `name`, with its config in LXCPATH/NAME/config.
 
-    def __init__(self, name, lxcpath=None, config_path=None):
+    `limits`: (key, value) cgroup limits applied after the config's own (the
+    later value wins), e.g. from the agent's parameters. `halt_signal`, when
+    given, replaces the config's.
+    """
+
+    def __init__(self, name, lxcpath=None, config_path=None, limits=(), halt_signal=None):
         self.name = configfile.valid_name(name)
         self.lxcpath = paths.lxcpath(lxcpath)
         self.directory = os.path.join(self.lxcpath, name)
         self.config_path = config_path or os.path.join(self.directory, "config")
+        self.extra_limits = list(limits)
+        self.halt_override = halt_signal
 
     # -- reading -----------------------------------------------------------
 
@@ -115,7 +122,7 @@ class Container:
             record = statefile.State(
                 name=self.name, lxcpath=self.lxcpath, config=self.config_path,
                 pid=launch.pid, start_time=proc.start_time(launch.pid), started_at=time.time(),
-                halt_signal=config.halt_signal or DEFAULT_HALT, cgroup=cgroup.paths,
+                halt_signal=self.halt_override or config.halt_signal or DEFAULT_HALT, cgroup=cgroup.paths,
                 console_log=plan.console_log, foreground=foreground)
             statefile.write(record)
             launch.release()
@@ -142,6 +149,9 @@ class Container:
         with statefile.Lock(self.name):
             current = self.status()
             if not current.present:
+                orphan = self.orphan_cgroup()
+                if orphan is not None:
+                    self._empty_and_remove(orphan)
                 return "stopped"
             outcome = "stopped"
             if current.running:
@@ -184,6 +194,22 @@ class Container:
                 return False
             interval *= 2
 
+    def orphan_cgroup(self):
+        """The container's cgroup when no state records it, else None.
+
+        A start killed (with its process group, on a timeout) after making
+        the cgroup but before writing the state leaves it behind.
+        """
+        if self.status().present:
+            return None
+        try:
+            configured = self.load_config().cgroup_parent
+        except HacontainError:
+            configured = None
+        from hacontain.runtime.cgroups import open_cgroup
+        cgroup = open_cgroup(self.name, paths.cgroup_parent(configured))
+        return cgroup if cgroup.exists() else None
+
     def _halt_signals(self, record):
         """The signals that ask this init to shut down.
 
@@ -196,7 +222,7 @@ class Container:
         as neither blocked nor caught): the timeout decides.
         """
         try:
-            sig = self.load_config().halt_signal or DEFAULT_HALT
+            sig = self.halt_override or self.load_config().halt_signal or DEFAULT_HALT
         except HacontainError:
             sig = record.halt_signal
         try:
@@ -302,10 +328,9 @@ class Container:
             return None
         return open_cgroup(record.name, paths=record.cgroup)
 
-    @staticmethod
-    def _limits(config):
+    def _limits(self, config):
         return [(entry.key, entry.value) for entry in config.cgroup
-                if not _is_device_key(entry.key)]
+                if not _is_device_key(entry.key)] + self.extra_limits
 
     @staticmethod
     def _devices(config):
