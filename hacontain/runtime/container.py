@@ -57,6 +57,10 @@ class Container:
     def check(self, config=None):
         """Check the config against this host; raise what is wrong, change nothing."""
         config = config or self.load_config()
+        for net in config.nets:
+            if net.type != "empty":
+                raise ConfigError(f"network type {net.type!r} is not supported yet (only 'empty': "
+                                  "loopback)", net.origin.path, net.origin.line, net.origin.key)
         rootfs = self._rootfs(config)
         init = self._init_argv(config)[0]
         if not _exists_inside(rootfs, init):
