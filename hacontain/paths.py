@@ -16,6 +16,11 @@ def rundir():
     return os.environ.get("HACONTAIN_RUNDIR") or DEFAULT_RUNDIR
 
 
+def state_file(name):
+    """RUNDIR/NAME/state.json: what start recorded about container `name`."""
+    return os.path.join(rundir(), name, "state.json")
+
+
 def cgroup_parent(configured=None):
     """The cgroup parent for containers: config, $HACONTAIN_CGROUP_PARENT,
     /etc/hacontain/cgroup-parent, or None (the cgroup driver's default)."""

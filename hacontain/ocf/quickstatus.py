@@ -8,8 +8,6 @@ the same code `json.loads` runs, parses the small flat state file alone.
 Anything but the two common answers is left to the runtime's read_status.
 """
 
-import os
-
 from hacontain import paths
 from hacontain.sys import proc
 
@@ -22,7 +20,7 @@ def quick_status(name, lxcpath):
     if not name or "/" in name or name in (".", ".."):
         return None
     try:
-        with open(os.path.join(paths.rundir(), name, "state.json"), "rb") as handle:
+        with open(paths.state_file(name), "rb") as handle:
             text = handle.read().decode("utf-8")
     except FileNotFoundError:
         return STOPPED

@@ -75,8 +75,8 @@ class Container:
         """Start the container detached; a running container is left alone."""
         with statefile.Lock(self.name):
             current = self.status()
+            self._check_same(current)
             if current.running:
-                self._check_same(current)
                 return
             if current.present:
                 self._cleanup(current.state)
@@ -152,6 +152,7 @@ class Container:
         """
         with statefile.Lock(self.name):
             current = self.status()
+            self._check_same(current)
             if not current.present:
                 orphan = self.orphan_cgroup()
                 if orphan is not None:
@@ -301,6 +302,7 @@ class Container:
 
     def _require_running(self):
         current = self.status()
+        self._check_same(current)
         if not current.running:
             raise StateError(f"container {self.name} is not running ({current.name})")
         return current
@@ -309,9 +311,11 @@ class Container:
         return self._open_recorded_cgroup(self._require_running().state)
 
     def _check_same(self, current):
-        if current.state.lxcpath != self.lxcpath:
+        """Refuse to act on a same-named container of another LXCPATH (names are host-unique)."""
+        if current.state is not None and current.state.lxcpath != self.lxcpath:
             raise StateError(f"a container named {self.name} from {current.state.lxcpath} "
-                             "is running; names must be unique on a host")
+                             f"is {current.name} here, not the one in {self.lxcpath}; "
+                             "names must be unique on a host")
 
     def _rootfs(self, config):
         rootfs = config.rootfs or os.path.join(self.directory, "rootfs")

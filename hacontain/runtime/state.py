@@ -38,14 +38,10 @@ def directory(name):
     return os.path.join(paths.rundir(), name)
 
 
-def state_path(name):
-    return os.path.join(directory(name), "state.json")
-
-
 def read(name):
     """The recorded State of `name`, or None when there is none (or it is unreadable)."""
     try:
-        with open(state_path(name), encoding="utf-8") as handle:
+        with open(paths.state_file(name), encoding="utf-8") as handle:
             data = json.load(handle)
         return State(**data)
     except FileNotFoundError:
@@ -58,7 +54,7 @@ def write(state):
     """Write `state` atomically."""
     folder = directory(state.name)
     os.makedirs(folder, mode=0o700, exist_ok=True)
-    target = state_path(state.name)
+    target = paths.state_file(state.name)
     temp = f"{target}.{os.getpid()}.tmp"
     try:
         with open(temp, "w", encoding="utf-8") as handle:
@@ -73,7 +69,7 @@ def write(state):
 def remove(name):
     """Remove the state file (the directory stays: it holds the lock)."""
     try:
-        os.unlink(state_path(name))
+        os.unlink(paths.state_file(name))
     except FileNotFoundError:
         pass
 

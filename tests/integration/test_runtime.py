@@ -200,3 +200,14 @@ def test_unsupported_network_type_is_refused_not_ignored(make_container):
     assert result.returncode == 1
     assert "lxc.net.1.type: network type 'veth' is not supported yet" in result.stderr
     assert not container.status().present
+
+
+def test_same_name_in_another_lxcpath_is_left_alone(make_container, tmp_path):
+    container = make_container()
+    container.start()
+    other = tmp_path / "other"
+    other.mkdir()
+    for verb in (["stop"], ["attach", "--", "/bin/true"], ["freeze"]):
+        result = hacontain(verb[0], container.name, "-P", str(other), *verb[1:], check=False)
+        assert result.returncode == 1 and "names must be unique on a host" in result.stderr
+    assert container.status().name == "RUNNING"

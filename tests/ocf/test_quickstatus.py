@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from hacontain import paths
 from hacontain.ocf.quickstatus import RUNNING, STOPPED, parse_json, quick_status
 from hacontain.runtime import state as statefile
 from hacontain.sys import proc
@@ -22,7 +23,7 @@ def record(**changes):
 
 def test_parse_json_reads_what_the_runtime_writes(rundir):
     statefile.write(record())
-    with open(statefile.state_path("ct"), encoding="utf-8") as handle:
+    with open(paths.state_file("ct"), encoding="utf-8") as handle:
         text = handle.read()
     assert parse_json(text) == json.loads(text)
 
@@ -58,7 +59,7 @@ def test_anything_else_is_left_to_the_runtime(rundir, changes):
 
 def test_a_corrupt_state_file_is_left_to_the_runtime(rundir):
     os.makedirs(statefile.directory("ct"))
-    with open(statefile.state_path("ct"), "w", encoding="utf-8") as handle:
+    with open(paths.state_file("ct"), "w", encoding="utf-8") as handle:
         handle.write("{\"pid\": ")
     assert quick_status("ct", "/srv/lxc") is None
 
