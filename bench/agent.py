@@ -32,7 +32,7 @@ LXC_AGENT = f"{OCF_ROOT}/resource.d/heartbeat/lxc"
 OUR_AGENT = f"{OCF_ROOT}/resource.d/hacontain/container"
 TIMEOUT_MS = "20000"
 ACTIONS = ("start", "monitor (running)", "stop", "monitor (stopped)")
-SETTLE = 1.0
+SETTLE = 3.0       # s after start: monitors run on a booted container, not one running its rc scripts
 
 
 class Agent:

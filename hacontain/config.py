@@ -11,9 +11,9 @@ import os
 import re
 import signal
 import sys
-from dataclasses import dataclass, field
 
 from hacontain.errors import ConfigError
+from hacontain.record import Record
 
 # Keys hacontain reads and applies, or parses now for a later part to apply.
 _SIMPLE_KEYS = {
@@ -84,8 +84,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(Record):
     """One `key = value` line, after legacy mapping."""
     key: str
     value: str
@@ -96,8 +95,7 @@ class Entry:
         return ConfigError(message, self.path, self.line, self.key)
 
 
-@dataclass(frozen=True)
-class MountEntry:
+class MountEntry(Record):
     """One fstab-style mount line."""
     source: str
     target: str
@@ -106,8 +104,7 @@ class MountEntry:
     origin: Entry
 
 
-@dataclass(frozen=True)
-class NetConfig:
+class NetConfig(Record):
     """One network interface, `lxc.net.N.*`."""
     index: int
     type: str
@@ -122,11 +119,11 @@ class NetConfig:
     ipv6_gateway: str | None = None
     veth_pair: str | None = None
     macvlan_mode: str | None = None
-    origin: Entry | None = field(default=None, compare=False)
+    origin: Entry | None = None
+    _uncompared = ("origin",)
 
 
-@dataclass(frozen=True)
-class ContainerConfig:
+class ContainerConfig(Record):
     """Everything a container's config says, checked for form."""
     path: str
     uts_name: str | None = None

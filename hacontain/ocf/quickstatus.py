@@ -14,6 +14,19 @@ from hacontain.sys import proc
 RUNNING, STOPPED = "running", "stopped"
 
 
+def running_at_depth_0(environ):
+    """Whether a monitor can answer 0 before the agent loads anything else:
+    the depth (OCF_CHECK_LEVEL) is below 10 and the container named by the
+    OCF_RESKEY_* parameters is RUNNING. The agent's entry point asks this
+    first; any other case goes through the full monitor action."""
+    level = environ.get("OCF_CHECK_LEVEL", "0")
+    if level.isdigit() and int(level) >= 10:
+        return False
+    name = environ.get("OCF_RESKEY_name", "").strip()
+    lxcpath = environ.get("OCF_RESKEY_lxcpath", "").strip() or paths.DEFAULT_LXCPATH
+    return quick_status(name, paths.lxcpath(lxcpath)) == RUNNING
+
+
 def quick_status(name, lxcpath):
     """RUNNING (our container's init is alive), STOPPED (nothing recorded),
     or None (anything else: ask the runtime)."""

@@ -5,7 +5,6 @@ state under RUNDIR, and recomputes the truth from the kernel; nothing is
 cached between calls, so two processes (the CLI and the agent) always agree.
 """
 
-import dataclasses
 import os
 import select
 import signal
@@ -93,8 +92,8 @@ class Container:
                 self._cleanup(current.state)
             config = self.load_config()
             rootfs = self._rootfs(config)
-            config = dataclasses.replace(config, init_cmd=(_resolve_command(rootfs, argv[0]),)
-                                         + tuple(argv[1:]))
+            config = config.replace(init_cmd=(_resolve_command(rootfs, argv[0]),)
+                                    + tuple(argv[1:]))
             launch, record = self._launch(config, timeout, foreground=True)
         try:
             return launch.wait()

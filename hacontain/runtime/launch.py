@@ -18,21 +18,19 @@ import json
 import os
 import select
 import signal
-import socket
 import struct
 import time
-from dataclasses import dataclass
 
 from hacontain.errors import HacontainError, KernelError, Timeout, rebuild
 from hacontain.runtime import devices, rootfs
 from hacontain.sys import libc
+from hacontain.record import Record
 
 NAMESPACES = (libc.CLONE_NEWNS | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC | libc.CLONE_NEWNET
               | libc.CLONE_NEWCGROUP | libc.CLONE_NEWPID)
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(Record):
     """Everything the container's init process needs to set itself up."""
     rootfs: str
     hostname: str
@@ -59,9 +57,9 @@ class Launch:
         sync_r, self._sync_w = os.pipe2(os.O_CLOEXEC)
         self._err_r, err_w = os.pipe2(os.O_CLOEXEC)
         pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
-        self.first_child = os.fork()
+        self.first_child, in_v2 = _fork_into(cgroup)
         if self.first_child == 0:
-            _first_child(plan, cgroup, (sync_r, self._sync_w, self._err_r, err_w, pid_r, pid_w))
+            _first_child(plan, cgroup, in_v2, (sync_r, self._sync_w, self._err_r, err_w, pid_r, pid_w))
         for fd in (sync_r, err_w, pid_w):
             os.close(fd)
         try:
@@ -168,7 +166,23 @@ def _report(err_w, exc):
         pass
 
 
-def _first_child(plan, cgroup, fds):
+def _fork_into(cgroup):
+    """Fork the first child, straight into the v2 cgroup when there is one: (pid, in_v2)."""
+    v2_dir = cgroup.v2_dir() if cgroup is not None else None
+    if v2_dir is not None:
+        fd = os.open(v2_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            pid = libc.fork_into_cgroup(fd)
+        except KernelError:
+            pid = None                        # a kernel without clone3: join by writing
+        finally:
+            os.close(fd)
+        if pid is not None:
+            return pid, True
+    return os.fork(), False
+
+
+def _first_child(plan, cgroup, in_v2, fds):
     """Runs in the forked child; never returns."""
     sync_r, sync_w, err_r, err_w, pid_r, pid_w = fds
     try:
@@ -177,7 +191,7 @@ def _first_child(plan, cgroup, fds):
         if not plan.foreground:
             os.setsid()
         if cgroup is not None:
-            cgroup.add_process(os.getpid())
+            cgroup.join_self(in_v2)
         libc.unshare(plan.namespaces)
         pid = os.fork()
         if pid == 0:
@@ -214,7 +228,7 @@ def _container_init(plan, sync_r, err_w):
         stdin = os.open("/dev/null", os.O_RDONLY)
         log = os.open(plan.console_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
         rootfs.pivot(root)
-        socket.sethostname(plan.hostname)
+        libc.sethostname(plan.hostname)
         libc.interface_up("lo")
         os.dup2(stdin, 0)
         os.dup2(log, 1)

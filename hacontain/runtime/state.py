@@ -8,17 +8,17 @@ container: status is always recomputed from the kernel.
 import fcntl
 import json
 import os
-from dataclasses import asdict, dataclass, field
 
 from hacontain import paths
 from hacontain.errors import KernelError
+from hacontain.record import Record
 
 STATE_VERSION = 1
 
 
-@dataclass
-class State:
+class State(Record):
     """What start recorded about a container."""
+    _mutable = True
     name: str
     lxcpath: str
     config: str
@@ -26,8 +26,8 @@ class State:
     start_time: int
     started_at: float
     halt_signal: int
-    cgroup: dict = field(default_factory=dict)
-    network: list = field(default_factory=list)
+    cgroup: dict = {}
+    network: list = []
     console_log: str | None = None
     foreground: bool = False
     version: int = STATE_VERSION
@@ -58,7 +58,7 @@ def write(state):
     temp = f"{target}.{os.getpid()}.tmp"
     try:
         with open(temp, "w", encoding="utf-8") as handle:
-            json.dump(asdict(state), handle)
+            json.dump(state.as_dict(), handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.rename(temp, target)

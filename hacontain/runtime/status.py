@@ -4,16 +4,15 @@ The OCF monitor calls this every few seconds: it forks nothing and imports
 only the standard library and the cgroup package.
 """
 
-from dataclasses import dataclass
 
 from hacontain.runtime import state as statefile
 from hacontain.sys import proc
+from hacontain.record import Record
 
 RUNNING, FROZEN, STOPPED, DEFUNCT = "RUNNING", "FROZEN", "STOPPED", "DEFUNCT"
 
 
-@dataclass(frozen=True)
-class Status:
+class Status(Record):
     """What the kernel says about a container.
 
     name: RUNNING, FROZEN, STOPPED (no live init, no cgroup; a stale state

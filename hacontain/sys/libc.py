@@ -5,7 +5,6 @@ Each wrapper raises KernelError naming the operation, the path and the errno.
 
 import ctypes
 import os
-import platform
 
 from hacontain.errors import KernelError
 
@@ -36,9 +35,15 @@ MS_STRICTATIME = 1 << 24
 
 MNT_DETACH = 2
 
+AF_INET = 2
+SOCK_DGRAM = 2
+SOCK_CLOEXEC = 0o2000000
+
+CLONE_INTO_CGROUP = 0x200000000
+
 _SYSCALLS = {
-    "x86_64": {"pivot_root": 155, "pidfd_send_signal": 424, "pidfd_getfd": 438},
-    "aarch64": {"pivot_root": 41, "pidfd_send_signal": 424, "pidfd_getfd": 438},
+    "x86_64": {"pivot_root": 155, "pidfd_send_signal": 424, "pidfd_getfd": 438, "clone3": 435},
+    "aarch64": {"pivot_root": 41, "pidfd_send_signal": 424, "pidfd_getfd": 438, "clone3": 435},
 }
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -46,7 +51,11 @@ _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctype
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 _libc.unshare.argtypes = [ctypes.c_int]
 _libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+_libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 _libc.syscall.restype = ctypes.c_long
+# The same library, called with the GIL held: a child made by clone3 must own it.
+_libc_gil = ctypes.PyDLL(None, use_errno=True)
+_libc_gil.syscall.restype = ctypes.c_long
 
 
 def _encode(text):
@@ -60,10 +69,11 @@ def _check(result, op, path=None, detail=None):
 
 
 def _syscall_number(name):
+    machine = os.uname().machine
     try:
-        return _SYSCALLS[platform.machine()][name]
+        return _SYSCALLS[machine][name]
     except KeyError:
-        raise KernelError(name, 38, detail=f"unknown syscall on {platform.machine()}") from None
+        raise KernelError(name, 38, detail=f"unknown syscall on {machine}") from None
 
 
 def mount(source, target, fstype=None, flags=0, data=None):
@@ -100,13 +110,44 @@ def pidfd_send_signal(pidfd, sig):
     _check(_libc.syscall(number, pidfd, sig, None, 0), "pidfd_send_signal", detail=f"signal {sig}")
 
 
+def sethostname(name):
+    """sethostname(2), in the current UTS namespace."""
+    data = name.encode()
+    _check(_libc.sethostname(data, len(data)), "sethostname", detail=name)
+
+
 def interface_up(name):
-    """Set a network interface up (used for the container's loopback)."""
+    """Set a network interface up (used for the container's loopback).
+
+    The ioctl goes through a plain socket(2) fd: the socket module is not
+    needed (and not imported) on the start path.
+    """
     import fcntl
-    import socket
     import struct
     siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    fd = _check(_libc.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), "socket",
+                detail=f"to set {name} up")
+    try:
         request = struct.pack("16sH14x", name.encode(), 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, siocgifflags, request))[1]
-        fcntl.ioctl(sock, siocsifflags, struct.pack("16sH14x", name.encode(), flags | iff_up))
+        flags = struct.unpack("16sH14x", fcntl.ioctl(fd, siocgifflags, request))[1]
+        fcntl.ioctl(fd, siocsifflags, struct.pack("16sH14x", name.encode(), flags | iff_up))
+    finally:
+        os.close(fd)
+
+
+def fork_into_cgroup(cgroup_fd):
+    """fork(2) by clone3(2) with CLONE_INTO_CGROUP: the child starts in the v2 cgroup open at `cgroup_fd`.
+
+    0 in the child, its PID in the parent; None when the process has other
+    threads (the caller then forks as usual): unlike os.fork(), this runs no
+    at-fork hooks, so the child may only run simple code before it execs or
+    forks again. KernelError when the kernel refuses (ENOSYS before 5.7).
+    """
+    if len(os.listdir("/proc/self/task")) != 1:
+        return None
+    import signal
+    import struct
+    args = struct.pack("11Q", CLONE_INTO_CGROUP, 0, 0, 0, signal.SIGCHLD, 0, 0, 0, 0, 0, cgroup_fd)
+    result = _libc_gil.syscall(ctypes.c_long(_syscall_number("clone3")), args,
+                               ctypes.c_size_t(len(args)))
+    return _check(result, "clone3", detail="CLONE_INTO_CGROUP")

@@ -75,3 +75,21 @@ def test_bad_cgroup_key_is_a_clear_error(make_container):
     result = hacontain("start", container.name, "-P", container.lxcpath, check=False)
     assert result.returncode == 1 and "hacontain.limit.memory" in result.stderr
     assert "Traceback" not in result.stderr and not container.status().present
+
+
+def test_the_init_is_in_the_containers_cgroup_on_every_hierarchy(make_container):
+    """The first child joins v1 hierarchies through `tasks` and the v2 one at
+    fork (clone3 CLONE_INTO_CGROUP): the init and its children are in each."""
+    container = make_container()
+    container.start()
+    hierarchies = info(container)["cgroup"]["hierarchies"]
+    pid = container.status().state.pid
+    with open(f"/proc/{pid}/cgroup", encoding="utf-8") as handle:
+        lines = [line.rstrip("\n").split(":", 2) for line in handle]
+    assert hierarchies
+    for key, place in hierarchies.items():
+        # /proc/PID/cgroup names a v1 hierarchy by its controllers, the v2 one by ""
+        matches = [path for _, controllers, path in lines
+                   if (controllers == "" if key in ("", "unified") else key in controllers.split(","))]
+        assert matches, f"hierarchy {key} not in /proc/{pid}/cgroup: {lines}"
+        assert matches[0] == place["cgroup"], f"init not in its cgroup on {key}: {matches[0]}"

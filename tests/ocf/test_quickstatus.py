@@ -6,7 +6,8 @@ import os
 import pytest
 
 from hacontain import paths
-from hacontain.ocf.quickstatus import RUNNING, STOPPED, parse_json, quick_status
+from hacontain.ocf.quickstatus import (RUNNING, STOPPED, parse_json, quick_status,
+                                      running_at_depth_0)
 from hacontain.runtime import state as statefile
 from hacontain.sys import proc
 
@@ -67,3 +68,20 @@ def test_a_corrupt_state_file_is_left_to_the_runtime(rundir):
 @pytest.mark.parametrize("name", ["", "..", "a/b"])
 def test_names_that_are_not_plain_go_to_the_runtime(rundir, name):
     assert quick_status(name, "/srv/lxc") is None
+
+
+@pytest.mark.parametrize("level, expected", [("0", True), ("", True), ("x", True),
+                                             ("10", False), ("20", False)])
+def test_the_entry_point_answers_running_depth_0_monitors_alone(rundir, level, expected):
+    statefile.write(record())
+    environ = {"OCF_RESKEY_name": "ct", "OCF_RESKEY_lxcpath": "/srv/lxc",
+               "OCF_CHECK_LEVEL": level}
+    assert running_at_depth_0(environ) is expected
+
+
+def test_the_entry_point_leaves_stopped_and_foreign_containers_to_the_agent(rundir):
+    environ = {"OCF_RESKEY_name": "ct", "OCF_RESKEY_lxcpath": "/srv/lxc"}
+    assert running_at_depth_0(environ) is False            # stopped: probes need the full agent
+    statefile.write(record(lxcpath=paths.DEFAULT_LXCPATH))
+    assert running_at_depth_0(environ) is False
+    assert running_at_depth_0({"OCF_RESKEY_name": "ct"}) is True   # lxcpath's default

@@ -13,10 +13,9 @@ exception's verdict (first match wins); after the last block, the default.
 
 import ctypes
 import os
-import platform
 import struct
 import sys
-from typing import NamedTuple
+from collections import namedtuple
 
 from hacontain.errors import KernelError, NotInstalled
 
@@ -43,12 +42,7 @@ _ATTR_SIZE = 128
 _LOG_SIZE = 65536
 
 
-class Insn(NamedTuple):
-    code: int
-    dst: int = 0
-    src: int = 0
-    off: int = 0
-    imm: int = 0
+Insn = namedtuple("Insn", "code dst src off imm", defaults=(0, 0, 0, 0))
 
 
 def assemble(policy):
@@ -143,9 +137,10 @@ _libc.syscall.restype = ctypes.c_long
 
 
 def _bpf(command, attr, op, path=None):
-    number = _BPF_SYSCALL.get(platform.machine())
+    machine = os.uname().machine
+    number = _BPF_SYSCALL.get(machine)
     if number is None:
-        raise NotInstalled(f"bpf(2) syscall number unknown on {platform.machine()}")
+        raise NotInstalled(f"bpf(2) syscall number unknown on {machine}")
     buffer = ctypes.create_string_buffer(attr.ljust(_ATTR_SIZE, b"\0"), _ATTR_SIZE)
     result = _libc.syscall(ctypes.c_long(number), ctypes.c_long(command), buffer,
                            ctypes.c_ulong(_ATTR_SIZE))

@@ -80,6 +80,24 @@ class ContainerCgroup:
         for driver in self._drivers:
             driver.add_process(pid)
 
+    def v2_dir(self):
+        """The container's directory on the v2 hierarchy (None without one)."""
+        return self._v2.place.dir if self._v2 is not None else None
+
+    def join_self(self, in_v2=False):
+        """Move the calling single-threaded process in; `in_v2`: it started in the v2 cgroup.
+
+        Joining by writing a PID to cgroup.procs waits for an RCU grace
+        period (10-20 ms, once per start). A v1 hierarchy is joined by
+        writing "0" (this thread) to `tasks`, which doesn't wait and moves
+        the whole process when it has one thread; the v2 cgroup is best
+        entered at fork (clone3 with CLONE_INTO_CGROUP, see Launch).
+        """
+        if self._v1 is not None:
+            self._v1.join_self()
+        if self._v2 is not None and not in_v2:
+            self._v2.add_process(os.getpid())
+
     def exists(self):
         return any(driver.present() for driver in self._drivers)
 

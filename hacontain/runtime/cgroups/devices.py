@@ -11,9 +11,9 @@ is refused: v1 would silently leave it without effect, and v2's BPF program
 """
 
 import re
-from dataclasses import dataclass
 
 from hacontain.errors import ConfigError
+from hacontain.record import Record
 
 DEFAULT_ALLOW = (
     "c 1:3 rwm",     # null
@@ -30,8 +30,7 @@ _ACCESS_ORDER = "rwm"
 _RULE = re.compile(r"^([bc]) (\d+|\*):(\d+|\*) ([rwm]{1,3})$")
 
 
-@dataclass(frozen=True)
-class DeviceRule:
+class DeviceRule(Record):
     """One exception: type "b" or "c", major/minor (None = any), access letters."""
 
     type: str
@@ -51,8 +50,7 @@ class DeviceRule:
                 and _meets(self.minor, other.minor) and bool(set(self.access) & set(other.access)))
 
 
-@dataclass(frozen=True)
-class DevicePolicy:
+class DevicePolicy(Record):
     """default_allow=False: only the exceptions are allowed; True: they are denied."""
 
     default_allow: bool

@@ -3,10 +3,10 @@ and hacontain.limit.<name> (see limits.py), parsed and checked for syntax.
 """
 
 import re
-from dataclasses import dataclass
 
 from hacontain.errors import ConfigError
 from hacontain.runtime.cgroups.limits import LIMITS, Limit
+from hacontain.record import Record
 
 V1_PREFIX, V2_PREFIX, LIMIT_PREFIX = "lxc.cgroup.", "lxc.cgroup2.", "hacontain.limit."
 _FILE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
@@ -16,8 +16,7 @@ MANAGED = frozenset({
     "cgroup.type", "cgroup.clone_children", "freezer.state"})
 
 
-@dataclass(frozen=True)
-class Key:
+class Key(Record):
     """A parsed key: a raw file of one version, or a version-independent limit."""
 
     text: str

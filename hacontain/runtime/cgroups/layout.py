@@ -7,9 +7,9 @@ directories). Only cgroup mounts at or below /sys/fs/cgroup count.
 
 import os
 import posixpath
-from dataclasses import dataclass
 
 from hacontain.errors import KernelError, NotInstalled, StateError
+from hacontain.record import Record
 
 CGROUP_MOUNT_ROOT = "/sys/fs/cgroup"
 V1_CONTROLLERS = frozenset({
@@ -19,8 +19,7 @@ V1_CONTROLLERS = frozenset({
 V1_NAME = {"io": "blkio"}
 
 
-@dataclass(frozen=True)
-class Hierarchy:
+class Hierarchy(Record):
     """One mounted cgroup hierarchy."""
 
     key: str                 # mount point relative to /sys/fs/cgroup ("memory", "unified", "")
@@ -39,8 +38,7 @@ class Hierarchy:
         return os.path.normpath(os.path.join(self.mountdir, relative))
 
 
-@dataclass(frozen=True)
-class Layout:
+class Layout(Record):
     """All the hierarchies of the host: "v1", "v2" or "hybrid"."""
 
     hierarchies: tuple

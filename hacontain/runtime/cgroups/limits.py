@@ -28,9 +28,8 @@ throttles one "MAJ:MIN VALUE" line per limited device.
 
 import math
 import re
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import Callable
+
+from hacontain.record import Record
 
 CPU_PERIOD_US = 100000
 V1_UNLIMITED = 1 << 62        # v1 reports "no limit" as PAGE_COUNTER_MAX pages in bytes (>= this)
@@ -43,8 +42,7 @@ SWAP_NEEDS_MEMORY = ("on cgroup v1 a swap limit needs hacontain.limit.memory set
                      "(memory.memsw.limit_in_bytes = memory + swap)")
 
 
-@dataclass(frozen=True)
-class Limit:
+class Limit(Record):
     """One hacontain.limit key: how to parse its value and write/read it per version.
 
     to_v1/to_v2(value, files) give the (file, text) writes in order; from_v1/
@@ -55,11 +53,11 @@ class Limit:
 
     name: str
     controller: str                 # the v2 name of the controller it needs
-    parse: Callable
-    to_v1: Callable
-    to_v2: Callable
-    from_v1: Callable
-    from_v2: Callable
+    parse: object                   # the functions named above
+    to_v1: object
+    to_v2: object
+    from_v1: object
+    from_v2: object
 
 
 # -- value syntax --------------------------------------------------------
@@ -103,6 +101,7 @@ def parse_count_or_max(text):
 
 def parse_cpus(text):
     """CPUs as a Decimal ("0.5", "2"); None for "max"."""
+    from decimal import Decimal, InvalidOperation   # only when a CPU quota is set
     text = text.strip()
     if text == "max":
         return None
@@ -160,6 +159,7 @@ def _v1_bytes(text):
 
 
 def _cpus_text(quota, period):
+    from decimal import Decimal
     return "max" if quota is None else format((Decimal(quota) / Decimal(period)).normalize(), "f")
 
 

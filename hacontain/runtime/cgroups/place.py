@@ -8,16 +8,15 @@ root; only the parts missing at open time become hacontain's.
 
 import posixpath
 import re
-from dataclasses import dataclass
 
 from hacontain.errors import ConfigError, StateError
+from hacontain.record import Record
 
 DEFAULT_PARENT = "hacontain"
 _NAME = re.compile(r"^[A-Za-z0-9_@:+-][A-Za-z0-9_.@:+-]*$")
 
 
-@dataclass(frozen=True)
-class Place:
+class Place(Record):
     """The container's cgroup on one hierarchy."""
 
     hierarchy: object        # layout.Hierarchy

@@ -22,6 +22,11 @@ class V1Cgroup(CgroupDirs):
         self._by_controller = {c: place for place in self.places
                                for c in place.hierarchy.controllers}
 
+    def join_self(self):
+        """Move the calling thread into every hierarchy (see ContainerCgroup.join_self)."""
+        for place in self.places:
+            self.fs.write(os.path.join(place.dir, "tasks"), "0")
+
     def has_controller(self, controller):
         """Whether a v1 hierarchy of the container carries `controller` (v1 or v2 name)."""
         return V1_NAME.get(controller, controller) in self._by_controller

@@ -6,7 +6,6 @@ the BPF device filter, and accounting from the v2 stat files.
 import os
 
 from hacontain.errors import Timeout
-from hacontain.runtime.cgroups import bpf_devices
 from hacontain.runtime.cgroups.dirs import CgroupDirs
 from hacontain.runtime.cgroups.fs import wait_until
 
@@ -42,6 +41,7 @@ class V2Cgroup(CgroupDirs):
         return frozenset(self.fs.read(where).split()), where
 
     def apply_devices(self, policy):
+        from hacontain.runtime.cgroups import bpf_devices
         bpf_devices.attach(policy, self.place.dir)
 
     def events(self):
