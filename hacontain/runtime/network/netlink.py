@@ -49,5 +49,17 @@ def missing(error):
 
 
 def _iproute():
-    from pyroute2 import IPRoute
+    """pyroute2's IPRoute, loaded without running pyroute2/__init__.py.
+
+    That __init__ imports every pyroute2 API (NDB, IPDB, nftables, ethtool,
+    ...): about 100 ms more than IPRoute itself needs, on every start. The
+    package is registered bare (its path only), so importing
+    pyroute2.iproute.linux loads just what that module imports.
+    """
+    import sys
+    if "pyroute2" not in sys.modules:
+        import importlib.util
+        package = importlib.util.module_from_spec(importlib.util.find_spec("pyroute2"))
+        sys.modules["pyroute2"] = package
+    from pyroute2.iproute.linux import IPRoute
     return IPRoute
