@@ -55,7 +55,8 @@ def _give_back_one(record, inside, own_netns):
     original = record["original"]
     found = netlink.call("look up", record["name"], inside.link_lookup, ifname=record["name"])
     if not found:
-        indexes = {message["index"] for message in inside.get_links()}
+        indexes = {message["index"] for message in
+                   netlink.call("list interfaces", record["name"], inside.get_links)}
         found = [original["index"]] if original["index"] in indexes else []
     if not found:
         return
