@@ -291,12 +291,34 @@ def test_duplicate_names_and_none_with_others_are_errors(host, container):
 
 # -- depth-20 monitor ------------------------------------------------------------
 
-def agent_monitor(host, name, lxcpath):
+def agent_monitor(host, name, lxcpath, python_flags=()):
     env = {**os.environ, "OCF_ROOT": "/usr/lib/ocf", "OCF_RESKEY_name": name,
            "OCF_RESKEY_lxcpath": str(lxcpath), "OCF_CHECK_LEVEL": "20",
            "OCF_RESOURCE_INSTANCE": name, "HA_LOGFILE": "/dev/null"}
-    return run(["nsenter", f"--net={host.path}", sys.executable, str(AGENT), "monitor"],
-               check=False, env=env)
+    return run(["nsenter", f"--net={host.path}", sys.executable, *python_flags, str(AGENT),
+                "monitor"], check=False, env=env)
+
+
+INFO_MODULES = """
+import sys
+from hacontain.runtime.container import Container
+assert Container(sys.argv[1]).info()["state"] == "RUNNING"
+print(" ".join(sys.modules))
+"""
+
+
+def test_monitor_and_info_import_pyroute2_only_for_containers_with_interfaces(
+        host, container, lxcpath):
+    plain = container(["type = empty"])
+    veth = container(VETH + ["ipv4.address = 192.0.2.90/24"])
+    for name in (plain, veth):
+        host.hacontain("start", name)
+        monitor = agent_monitor(host, name, lxcpath, ["-X", "importtime"])
+        assert monitor.returncode == 0 and "pyroute2" not in monitor.stderr
+    loaded = {name: run(["nsenter", f"--net={host.path}", sys.executable, "-c", INFO_MODULES,
+                         name]).stdout.split() for name in (plain, veth)}
+    assert "pyroute2.iproute.linux" not in loaded[plain]
+    assert "pyroute2.iproute.linux" in loaded[veth]
 
 
 def test_depth_20_monitor_finds_a_down_or_missing_interface(host, container, lxcpath):
