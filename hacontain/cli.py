@@ -87,7 +87,11 @@ def info(name, as_json, lxcpath):
         click.echo(json.dumps(details, indent=2, sort_keys=True))
         return
     for key, value in details.items():
-        if isinstance(value, dict):
+        if key == "network":
+            for interface, data in value.items():
+                click.echo(f"{'network.' + interface + ':':<24} {data['state']} mtu {data['mtu']} "
+                           f"hwaddr {data['hwaddr']} {' '.join(data['addresses'])}".rstrip())
+        elif isinstance(value, dict):
             for sub, item in value.items():
                 click.echo(f"{key + '.' + sub + ':':<24} {item}")
         else:

@@ -3,8 +3,9 @@
 depth 0: the container's init is alive (0), nothing of it exists (7), or
 its init is gone but its cgroup is left (1); probes also find a cgroup
 that no state records (1). depth 10: monitor_cmd also
-passes inside the container. depth 20: every network interface inside is
-also up. A frozen container is running (0); its deep checks are skipped.
+passes inside the container. depth 20: the configured network interfaces
+exist and the interfaces inside are up (hacontain/ocf/network.py). A frozen
+container is running (0); its deep checks are skipped.
 """
 
 from hacontain import paths
@@ -93,9 +94,9 @@ def _deep_checks(params, lxcpath, status, depth):
             raise OcfExit(ERR_GENERIC, f"monitor_cmd {params.monitor_cmd!r} exited with {code} "
                                        f"in container {params.name}")
     if depth >= 20:
-        from hacontain.ocf.network import interfaces_down
-        down = interfaces_down(status.state.pid)
-        if down:
+        from hacontain.ocf.network import interface_problems
+        problems = interface_problems(status.state.pid, status.state.network)
+        if problems:
             raise OcfExit(ERR_GENERIC, f"container {params.name}: network interface "
-                                       f"{', '.join(down)} is not up")
+                                       f"{', '.join(problems)}")
     return SUCCESS

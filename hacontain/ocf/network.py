@@ -1,9 +1,11 @@
-"""The depth-20 check: every network interface inside a container is up.
+"""The depth-20 check: a container's interfaces exist and are up.
 
-Interface names come from /proc/PID/net/dev (the netns of PID); their flags
-from SIOCGIFFLAGS on a socket made inside that netns. The agent enters the
-netns for the one socket() call and returns at once: no child process, and
-it works for containers that mount no /sys.
+Which interfaces must exist comes from the state (State.network, written by
+start: the container-side names); which exist, from /proc/PID/net/dev (the
+netns of PID); their flags from SIOCGIFFLAGS on a socket made inside that
+netns. The agent enters the netns for the one socket() call and returns at
+once: no child process, no pyroute2, and it works for containers that
+mount no /sys. `hacontain info` shows the same interfaces, read by netlink.
 """
 
 import errno
@@ -18,17 +20,25 @@ IFF_RUNNING = 0x40
 _IFREQ = "16sH14x"
 
 
-def interfaces_down(pid):
-    """Names of the interfaces in the netns of `pid` that are not up and running.
+def interface_problems(pid, records):
+    """What is wrong with the interfaces in the netns of `pid`, e.g. ["eth0 is not up"].
 
-    A container sharing this process's netns has no interfaces of its own to judge.
+    `records`: State.network. A recorded interface that is gone is missing;
+    any interface (loopback too) that is not up and running is a problem,
+    except one configured without `flags = up`. A container sharing this
+    process's netns has no interfaces of its own to judge.
     """
     if os.stat(f"/proc/{pid}/ns/net").st_ino == os.stat("/proc/self/ns/net").st_ino:
         return []
+    names = interface_names(pid)
+    problems = [f"{record['name']} is missing" for record in records
+                if record["name"] not in names]
+    left_down = {record["name"] for record in records if not record.get("up")}
     wanted = IFF_UP | IFF_RUNNING
     with _socket_in_netns(pid) as sock:
-        flags = {name: _flags(sock, name) for name in interface_names(pid)}
-    return [name for name, value in flags.items() if value is not None and value & wanted != wanted]
+        flags = {name: _flags(sock, name) for name in names if name not in left_down}
+    return problems + [f"{name} is not up" for name, value in flags.items()
+                       if value is not None and value & wanted != wanted]
 
 
 def interface_names(pid):

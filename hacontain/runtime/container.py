@@ -56,10 +56,7 @@ class Container:
     def check(self, config=None):
         """Check the config against this host; raise what is wrong, change nothing."""
         config = config or self.load_config()
-        for net in config.nets:
-            if net.type != "empty":
-                raise ConfigError(f"network type {net.type!r} is not supported yet (only 'empty': "
-                                  "loopback)", net.origin.path, net.origin.line, net.origin.key)
+        self._interfaces(config)
         rootfs = self._rootfs(config)
         init = self._init_argv(config)[0]
         if not _exists_inside(rootfs, init):
@@ -102,8 +99,10 @@ class Container:
                 self._cleanup(record)
 
     def _launch(self, config, timeout, foreground):
-        from hacontain.runtime.launch import Launch, Plan
+        from hacontain.runtime.launch import NAMESPACES, Launch, Plan
         rootfs = self._rootfs(config)
+        interfaces = self._interfaces(config)
+        network = [interface.record() for interface in interfaces]
         os.makedirs(statefile.directory(self.name), mode=0o700, exist_ok=True)
         plan = Plan(
             rootfs=rootfs,
@@ -116,6 +115,8 @@ class Container:
             uid=config.init_uid, gid=config.init_gid,
             mount_auto=config.mount_auto, mounts=config.mounts,
             autodev=config.autodev, ttys=config.tty_max, foreground=foreground,
+            namespaces=NAMESPACES & ~libc.CLONE_NEWNET if self._shares_host_network(config)
+            else NAMESPACES,
         )
         cgroup = self._cgroup(config)
         cgroup.create(self._limits(config), self._devices(config))
@@ -126,20 +127,37 @@ class Container:
                 name=self.name, lxcpath=self.lxcpath, config=self.config_path,
                 pid=launch.pid, start_time=proc.start_time(launch.pid), started_at=time.time(),
                 halt_signal=self.halt_override or config.halt_signal or DEFAULT_HALT, cgroup=cgroup.paths,
-                console_log=plan.console_log, foreground=foreground)
+                console_log=plan.console_log, foreground=foreground, network=network)
             statefile.write(record)
+            if interfaces:
+                self._setup_network(launch.pid, interfaces)
             launch.release()
         except BaseException as failure:
-            if launch is not None:
-                launch.abort()
-            try:
-                self._empty_and_remove(cgroup)
-            except HacontainError as cleanup_error:
-                raise HacontainError(f"{failure}; cleaning up also failed: {cleanup_error}") from failure
-            finally:
-                statefile.remove(self.name)
+            self._undo_launch(launch, cgroup, network, failure)
             raise
         return launch, record
+
+    def _undo_launch(self, launch, cgroup, network, failure):
+        """Undo a failed start: network (before the init dies), init, cgroup, state.
+
+        The state stays when the network could not be undone, so stop retries.
+        """
+        errors = []
+        try:
+            if network:
+                self._teardown_network(network)
+            statefile.remove(self.name)
+        except HacontainError as error:
+            errors.append(error)
+        if launch is not None:
+            launch.abort()
+        try:
+            self._empty_and_remove(cgroup)
+        except HacontainError as error:
+            errors.append(error)
+        if errors:
+            raise HacontainError(f"{failure}; cleaning up also failed: "
+                                 f"{'; '.join(map(str, errors))}") from failure
 
     # -- stop --------------------------------------------------------------
 
@@ -239,12 +257,56 @@ class Container:
         return [sig]
 
     def _cleanup(self, record):
-        """Remove what a stopped or dead container left: processes, cgroup, state."""
+        """Remove what a stopped or dead container left: processes, cgroup, network, state.
+
+        A network cleanup that fails keeps the state, so the next stop tries again.
+        """
         if record is not None:
             cgroup = self._open_recorded_cgroup(record)
             if cgroup is not None:
                 self._empty_and_remove(cgroup)
+            if record.network:
+                self._teardown_network(record.network)
         statefile.remove(self.name)
+
+    # -- network -------------------------------------------------------------
+
+    def _interfaces(self, config):
+        """The config's interfaces to make, checked against this host (pyroute2 only if any)."""
+        if not config.nets:
+            return []
+        from hacontain.runtime.network.validate import prepare
+        return prepare(config, self.name)
+
+    @staticmethod
+    def _shares_host_network(config):
+        """Type `none`: the container keeps this netns (no CLONE_NEWNET)."""
+        if not config.nets:
+            return False
+        from hacontain.runtime.network.spec import shares_host_network
+        return shares_host_network(config)
+
+    def _setup_network(self, pid, interfaces):
+        """Make `interfaces` in the netns of the not yet released init `pid`.
+
+        With a phys interface the netns is held first (network/hold.py), so
+        the NIC can be given back to this netns even after a crash.
+        """
+        from hacontain.runtime.network import hold
+        from hacontain.runtime.network.setup import setup
+        path = f"/proc/{pid}/ns/net"
+        if any(interface.type == "phys" for interface in interfaces):
+            hold.hold(pid, hold.path(self.name))
+        netns = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            setup(interfaces, netns, path)
+        finally:
+            os.close(netns)
+
+    def _teardown_network(self, records):
+        from hacontain.runtime.network import hold
+        from hacontain.runtime.network.teardown import teardown
+        teardown(records, hold.path(self.name))
 
     # -- other actions -------------------------------------------------------
 
@@ -295,6 +357,9 @@ class Container:
             cgroup = self._open_recorded_cgroup(record)
             result["cgroup"] = cgroup.paths
             result["resources"] = cgroup.stats()
+            if record.network:
+                from hacontain.runtime.network.view import interfaces
+                result["network"] = interfaces(record.pid)
         return result
 
     # -- helpers -------------------------------------------------------------

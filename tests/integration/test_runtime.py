@@ -195,10 +195,10 @@ def test_failed_setup_leaves_nothing(make_container, tmp_path):
 
 
 def test_unsupported_network_type_is_refused_not_ignored(make_container):
-    container = make_container(["lxc.net.1.type = veth", "lxc.net.1.link = br0"])
+    container = make_container(["lxc.net.1.type = vlan", "lxc.net.1.link = br0"])
     result = hacontain("start", container.name, "-P", container.lxcpath, check=False)
     assert result.returncode == 1
-    assert "lxc.net.1.type: network type 'veth' is not supported yet" in result.stderr
+    assert "lxc.net.1.type: network type 'vlan' is not supported" in result.stderr
     assert not container.status().present
 
 

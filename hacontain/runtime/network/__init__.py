@@ -1,0 +1,12 @@
+"""Container networking: `lxc.net.N.*` interfaces made with netlink (pyroute2).
+
+    spec      the config's interfaces with names and MACs filled in (no host access)
+    validate  the interfaces checked against this host's netns, before anything is made
+    setup     create / move the interfaces and configure them inside the container's netns
+    teardown  undo setup: host-side veth ends deleted, phys interfaces given back
+    hold      keep a container's netns alive with a bind mount (RUNDIR/NAME/netns)
+    view      interfaces and addresses inside a running container, for `hacontain info`
+    netlink   the only module importing pyroute2
+
+Nothing here is imported unless a container has interfaces beyond loopback.
+"""

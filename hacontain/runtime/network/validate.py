@@ -1,0 +1,118 @@
+"""Check a container's interfaces against this host before anything is made.
+
+Every problem is a ConfigError naming the config file, line and key: a
+link (bridge, macvlan parent, phys NIC) that does not exist in the netns
+hacontain runs in, a veth link that is not a bridge, a host-side veth name
+already in use, two interfaces with one container-side name or one phys
+NIC, a gateway on an interface that is not brought up, `auto` without an
+address on the link to take. What the host says (link indexes, the auto
+gateways, a phys NIC's name/MTU/MAC to restore) comes back in the
+Interfaces, so setup looks nothing up again.
+"""
+
+import ipaddress
+import socket
+from dataclasses import replace
+
+from hacontain.runtime.network import netlink, spec
+
+
+def prepare(config, container_name):
+    """The Interfaces to make for `config`, checked against this netns ([] when none)."""
+    wanted = spec.interfaces(config, container_name)
+    if not wanted:
+        return []
+    host = netlink.host()
+    try:
+        return resolve(config, wanted, host)
+    finally:
+        host.close()
+
+
+def resolve(config, interfaces, host):
+    """`interfaces` checked against the netns of socket `host`, host facts filled in."""
+    links = {message.get_attr("IFLA_IFNAME"): message
+             for message in netlink.call("list interfaces", None, host.get_links)}
+    problems = _Problems(config)
+    _check_unique(interfaces, problems)
+    return [_resolve_one(interface, links, host, problems) for interface in interfaces]
+
+
+class _Problems:
+    """Raises ConfigError at the config line of `lxc.net.N.<sub>` (or the type line)."""
+
+    def __init__(self, config):
+        self.config = config
+        self.nets = {net.index: net for net in config.nets}
+
+    def error(self, interface, sub, message):
+        entry = self.config.entry(f"lxc.net.{interface.index}.{sub}") or \
+            self.nets[interface.index].origin
+        return entry.error(message)
+
+
+def _check_unique(interfaces, problems):
+    seen = {}
+    for interface in interfaces:
+        for key, sub in ((("name", interface.name), "name"),
+                         (("host", interface.host_name), "veth.pair"),
+                         (("phys", interface.link if interface.type == "phys" else None), "link")):
+            if key[1] is None:
+                continue
+            if key in seen:
+                raise problems.error(interface, sub, f"{key[1]} is already used by interface "
+                                                     f"{seen[key]} of this container")
+            seen[key] = interface.index
+        if interface.name == "lo":
+            raise problems.error(interface, "name", "lo is the container's loopback")
+
+
+def _resolve_one(interface, links, host, problems):
+    facts = {}
+    if interface.host_name is not None and interface.host_name in links:
+        raise problems.error(interface, "veth.pair", f"interface {interface.host_name} already "
+                                                     "exists in this network namespace")
+    if interface.link is not None:
+        link = links.get(interface.link)
+        if link is None:
+            raise problems.error(interface, "link", f"interface {interface.link} does not exist "
+                                                    "in this network namespace")
+        kind = link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND")
+        if interface.type == "veth" and kind != "bridge":
+            raise problems.error(interface, "link", f"{interface.link} is not a bridge "
+                                                    f"(it is {kind or 'a plain device'})")
+        if interface.type == "phys" and (kind in ("bridge", "macvlan") or interface.link == "lo"):
+            raise problems.error(interface, "link", f"{interface.link} is a {kind or 'loopback'} "
+                                                    "interface, not a NIC to give away")
+        facts["link_index"] = link["index"]
+        if interface.type == "phys":
+            facts["original"] = {"name": interface.link, "index": link["index"],
+                                 "mtu": link.get_attr("IFLA_MTU"),
+                                 "hwaddr": link.get_attr("IFLA_ADDRESS")}
+    for family, field in ((4, "gateway4"), (6, "gateway6")):
+        gateway = getattr(interface, field)
+        if gateway is None:
+            continue
+        sub = f"ipv{family}.gateway"
+        if not interface.up:
+            raise problems.error(interface, sub, "a gateway needs the interface up "
+                                                 f"(lxc.net.{interface.index}.flags = up)")
+        if gateway == "auto":
+            facts[field] = _link_address(interface, family, facts.get("link_index"), host,
+                                         problems)
+    return replace(interface, **facts)
+
+
+def _link_address(interface, family, link_index, host, problems):
+    """For gateway `auto`: the first address of the interface's host-side link."""
+    sub = f"ipv{family}.gateway"
+    if link_index is None or interface.type == "phys":
+        raise problems.error(interface, sub, "auto needs a bridge or parent in "
+                                             f"lxc.net.{interface.index}.link")
+    kind = socket.AF_INET if family == 4 else socket.AF_INET6
+    for message in netlink.call("list addresses", interface.link, host.get_addr,
+                                family=kind, index=link_index):
+        address = ipaddress.ip_address(message.get_attr("IFA_ADDRESS"))
+        if not address.is_link_local:
+            return str(address)
+    raise problems.error(interface, sub, f"auto: {interface.link} has no IPv{family} address")
