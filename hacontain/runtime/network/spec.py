@@ -10,16 +10,15 @@ first octet kept a locally administered unicast address.
 
 import hashlib
 import random
-from dataclasses import dataclass
 
 from hacontain.errors import ConfigError
+from hacontain.record import Record
 
 MADE_TYPES = ("veth", "macvlan", "phys")
 SUPPORTED_TYPES = ("none", "empty") + MADE_TYPES
 
 
-@dataclass(frozen=True)
-class Interface:
+class Interface(Record):
     """One interface to make: what the config says plus resolved names.
 
     `link_index`, `gateway4`/`gateway6` (with `auto` resolved) and `original`

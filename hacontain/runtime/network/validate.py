@@ -12,7 +12,6 @@ Interfaces, so setup looks nothing up again.
 
 import ipaddress
 import socket
-from dataclasses import replace
 
 from hacontain.runtime.network import netlink, spec
 
@@ -100,7 +99,7 @@ def _resolve_one(interface, links, host, problems):
         if gateway == "auto":
             facts[field] = _link_address(interface, family, facts.get("link_index"), host,
                                          problems)
-    return replace(interface, **facts)
+    return interface.replace(**facts)
 
 
 def _link_address(interface, family, link_index, host, problems):
