@@ -11,8 +11,9 @@ from hacontain.sys import libc, proc
 NAMESPACE_ORDER = ("cgroup", "ipc", "uts", "net", "pid", "mnt")
 
 
-def attach(record, cgroup, argv, env):
-    """Run `argv` in the container of `record` with environment `env`; its exit code."""
+def attach(record, cgroup, argv, env, containment):
+    """Run `argv` in the container of `record` with environment `env`, confined by
+    `containment` like the init; its exit code."""
     fds = {}
     try:
         for kind in NAMESPACE_ORDER:
@@ -27,14 +28,14 @@ def attach(record, cgroup, argv, env):
             raise StateError(f"container {record.name} is not running")
         child = os.fork()
         if child == 0:
-            _enter_and_run(cgroup, fds, root, argv, env)
+            _enter_and_run(cgroup, fds, root, argv, env, containment)
     finally:
         _close(list(fds.values()) + [root])
     _, status = os.waitpid(child, 0)
     return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
-def _enter_and_run(cgroup, fds, root, argv, env):
+def _enter_and_run(cgroup, fds, root, argv, env, containment):
     """In the forked child: join the cgroup and namespaces, then run argv. Never returns."""
     try:
         if cgroup is not None:
@@ -47,6 +48,7 @@ def _enter_and_run(cgroup, fds, root, argv, env):
         # Joining a pid namespace applies to children: run the command in one.
         child = os.fork()
         if child == 0:
+            containment.apply()
             _exec(argv, env)
         _, status = os.waitpid(child, 0)
         code = os.waitstatus_to_exitcode(status)

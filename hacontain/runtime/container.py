@@ -67,6 +67,8 @@ class Container:
             raise ConfigError(f"init command {init} not found in rootfs {rootfs}",
                               config.path, key="lxc.init.cmd")
         self._cgroup(config).validate(self._limits(config), self._devices(config))
+        from hacontain.runtime.security import containment
+        containment.from_config(config)
         return config
 
     # -- start -------------------------------------------------------------
@@ -104,6 +106,7 @@ class Container:
 
     def _launch(self, config, timeout, foreground):
         from hacontain.runtime.launch import Launch, Plan
+        from hacontain.runtime.security import containment
         rootfs = self._rootfs(config)
         os.makedirs(statefile.directory(self.name), mode=0o700, exist_ok=True)
         plan = Plan(
@@ -117,6 +120,7 @@ class Container:
             uid=config.init_uid, gid=config.init_gid,
             mount_auto=config.mount_auto, mounts=config.mounts,
             autodev=config.autodev, ttys=config.tty_max, foreground=foreground,
+            containment=containment.from_config(config),
         )
         cgroup = self._cgroup(config)
         cgroup.create(self._limits(config), self._devices(config))
@@ -252,9 +256,11 @@ class Container:
     def attach(self, argv, env=None):
         """Run `argv` inside the running container; its exit code."""
         from hacontain.runtime.attach import attach
+        from hacontain.runtime.security.containment import for_attach
         current = self._require_running()
+        confine = for_attach(configfile.load(current.state.config), current.state.pid)
         return attach(current.state, self._open_recorded_cgroup(current.state), argv,
-                      BASE_ENV + tuple(env or ()))
+                      BASE_ENV + tuple(env or ()), confine)
 
     def processes(self):
         """The container's processes as dicts (pid, ppid, user, command)."""

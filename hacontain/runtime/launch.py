@@ -48,6 +48,7 @@ class Plan:
     ttys: int = 0
     namespaces: int = NAMESPACES
     foreground: bool = False
+    containment: object = None     # security.containment.Containment, applied before exec
 
 
 class Launch:
@@ -220,6 +221,8 @@ def _container_init(plan, sync_r, err_w):
         os.dup2(log, 1)
         os.dup2(log, 2)
         _close_fds_except(set(keep) | {0, 1, 2, err_w})
+        if plan.containment is not None:
+            plan.containment.apply()
         if plan.gid is not None:
             os.setgroups([])
             os.setgid(plan.gid)
