@@ -4,7 +4,6 @@ import ctypes
 
 from hacontain.sys import libc
 
-PR_CAPBSET_READ = 23
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
@@ -26,11 +25,6 @@ def prctl(option, arg2=0, arg3=0, what="prctl"):
     result = libc._libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),
                               ctypes.c_ulong(0), ctypes.c_ulong(0))
     return libc._check(result, what)
-
-
-def bounding_has(cap):
-    """Whether capability number `cap` is in this thread's bounding set."""
-    return prctl(PR_CAPBSET_READ, cap, what=f"read bounding capability {cap}") == 1
 
 
 def drop_bounding(cap):

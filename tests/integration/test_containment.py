@@ -1,0 +1,196 @@
+"""Containment probes, run from inside real busybox containers.
+
+Each probe is a command attached into a running container. It runs twice:
+with the protection on (it must fail, as stated) and with the protection
+switched off by the LXC key that controls it (it must succeed) - so a pass
+proves the protection, not that the probe is broken.
+
+Every probe must be harmless to this machine when it succeeds, because with
+the protection off it does. The rule for each is written next to it; the
+system-call probes are in probes/hcprobe.c with their own rules. The suite
+also runs in the VM tier (hacontain/testbed/vm/selection.py).
+"""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from clitools import hacontain
+
+pytestmark = pytest.mark.root
+
+PROBE_SOURCE = os.path.join(os.path.dirname(__file__), "probes", "hcprobe.c")
+SECCOMP_OFF = "lxc.seccomp.profile ="
+CAPS_OFF = "lxc.cap.drop ="
+
+
+@pytest.fixture(scope="module")
+def probe_binary(tmp_path_factory):
+    """hcprobe.c compiled static, to be copied into each container's rootfs."""
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is needed to build the system-call probe")
+    binary = tmp_path_factory.mktemp("probe") / "hcprobe"
+    subprocess.run(["gcc", "-static", "-O2", "-o", str(binary), PROBE_SOURCE], check=True)
+    return str(binary)
+
+
+@pytest.fixture
+def running(make_container, probe_binary):
+    """Factory: a started busybox container with `extra` config lines and hcprobe in /bin."""
+    def start(*extra, name=None):
+        container = make_container(extra, name=name)
+        shutil.copy(probe_binary, os.path.join(container.directory, "rootfs", "bin", "hcprobe"))
+        container.start()
+        return container
+    return start
+
+
+def probe(container, script):
+    """Run `script` with sh inside the container: (exit code, stdout + stderr)."""
+    result = hacontain("attach", container.name, "-P", container.lxcpath, "--",
+                       "/bin/sh", "-c", script, check=False)
+    return result.returncode, result.stdout + result.stderr
+
+
+def syscall_probe(container, name):
+    """hcprobe's answer for the named system call: "ok" or "errno=NAME (N)"."""
+    code, output = probe(container, f"/bin/hcprobe {name}")
+    assert code in (0, 1), output
+    return output.strip()
+
+
+def kernel_has(config_path):
+    """Whether the host kernel has a feature, by a file only it creates."""
+    return os.path.exists(config_path)
+
+
+# -- /proc ----------------------------------------------------------------------
+
+# Safety: only ever `h` (print the sysrq help to the kernel log): never b, c, o or any action.
+SYSRQ_PROBE = "echo h > /proc/sysrq-trigger"
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/sysrq-trigger"),
+                    reason="this kernel has no /proc/sysrq-trigger (CONFIG_MAGIC_SYSRQ off); "
+                           "the probe runs in the VM tier")
+def test_sysrq_trigger_is_read_only_unless_proc_rw(running):
+    code, output = probe(running(), SYSRQ_PROBE)
+    assert code != 0 and "Read-only file system" in output
+    code, output = probe(running("lxc.mount.auto = proc:rw"), SYSRQ_PROBE)
+    assert code == 0, output
+
+
+# Safety: writes back the value the file already holds (a global, not namespaced, setting).
+SYSCTL = "/proc/sys/kernel/printk_ratelimit"
+SYSCTL_PROBE = f"v=$(cat {SYSCTL}) && echo \"$v\" > {SYSCTL}"
+
+
+def test_proc_sys_is_read_only_unless_proc_rw(running):
+    with open(SYSCTL, encoding="ascii") as handle:
+        before = handle.read()
+    code, output = probe(running(), SYSCTL_PROBE)
+    assert code != 0 and "Read-only file system" in output
+    code, output = probe(running("lxc.mount.auto = proc:rw"), SYSCTL_PROBE)
+    assert code == 0, output
+    with open(SYSCTL, encoding="ascii") as handle:
+        assert handle.read() == before
+
+
+def test_proc_masks_hide_kernel_state_unless_proc_rw(running):
+    script = "cat /proc/timer_list | wc -c; ls /proc/acpi | wc -l"
+    code, output = probe(running(), script)
+    assert code == 0 and output.split() == ["0", "0"], output
+    code, output = probe(running("lxc.mount.auto = proc:rw"), script)
+    assert code == 0 and int(output.split()[0]) > 0, output
+
+
+# -- /sys -------------------------------------------------------------------------
+
+# Safety: remounts the container's own sysfs (its own network namespace's), then back ro.
+REMOUNT_PROBE = "mount -o remount,rw /sys && mount -o remount,ro /sys"
+
+
+def test_sys_is_read_only_and_remounting_it_needs_sys_admin(running):
+    """sys:ro makes /sys read-only; only dropping sys_admin (or a user namespace)
+    stops root in the container from remounting it: sys_admin is kept by default,
+    as LXC keeps it, because systemd needs it."""
+    protected = running("lxc.cap.drop = sys_admin")
+    code, output = probe(protected, "touch /sys/probe")
+    assert code != 0 and "Read-only file system" in output
+    code, output = probe(protected, REMOUNT_PROBE)
+    assert code != 0 and "permission denied (are you root?)" in output   # busybox's EPERM
+    code, output = probe(running(), REMOUNT_PROBE)
+    assert code == 0, output
+
+
+def test_sys_firmware_masked_unless_sys_rw(running):
+    script = "ls /sys/firmware | wc -l"
+    code, output = probe(running(), script)
+    assert code == 0 and output.strip() == "0", output
+    code, output = probe(running("lxc.mount.auto = sys:rw"), script)
+    assert code == 0 and int(output.strip()) > 0, output
+
+
+# -- system calls: seccomp and capabilities -------------------------------------------
+
+def _module_error():
+    """What the kernel says to the invalid module once past its permission check."""
+    return "errno=EINVAL (22)" if kernel_has("/proc/modules") else "errno=ENOSYS (38)"
+
+
+def _kexec_error():
+    return "errno=EINVAL (22)" if kernel_has("/sys/kernel/kexec_loaded") else "errno=ENOSYS (38)"
+
+
+@pytest.mark.parametrize("call, expected_off", [
+    ("finit_module", _module_error()),
+    ("kexec_load", _kexec_error()),
+    ("umount_force", "errno=ENOENT (2)"),
+], ids=["module", "kexec", "force-umount"])
+def test_seccomp_default_profile_refuses_before_the_kernel(running, call, expected_off):
+    """On: the default profile answers (EPERM; EACCES for a forced umount, as LXC).
+    Off (`lxc.seccomp.profile =` and no capability drops): the call reaches the
+    kernel, which rejects the invalid arguments after its permission check
+    (ENOSYS where this kernel lacks the feature)."""
+    on = syscall_probe(running(CAPS_OFF), call)
+    assert on == ("errno=EACCES (13)" if call == "umount_force" else "errno=EPERM (1)")
+    assert syscall_probe(running(CAPS_OFF, SECCOMP_OFF), call) == expected_off
+
+
+@pytest.mark.skipif(not kernel_has("/proc/modules"), reason="this kernel has no module support: "
+                    "finit_module answers ENOSYS before the capability check (VM tier)")
+def test_sys_module_dropped_refuses_modules_without_seccomp(running):
+    assert syscall_probe(running(SECCOMP_OFF), "finit_module") == "errno=EPERM (1)"
+    assert syscall_probe(running(SECCOMP_OFF, CAPS_OFF), "finit_module") == _module_error()
+
+
+def test_clock_cannot_be_set_unless_sys_time_kept(running):
+    # Safety: hcprobe settime sets the clock to the time it just read.
+    assert syscall_probe(running(), "settime") == "errno=EPERM (1)"
+    assert syscall_probe(running(CAPS_OFF), "settime") == "ok"
+
+
+def test_cap_keep_none_leaves_no_capability(running):
+    container = running("lxc.cap.keep = none")
+    code, output = probe(container, "grep -E '^Cap(Bnd|Eff)' /proc/self/status")
+    assert code == 0 and output.split() == ["CapEff:", "0" * 16, "CapBnd:", "0" * 16], output
+    code, output = probe(container, "mknod /dev/probe-null c 1 3")
+    assert code != 0 and "Operation not permitted" in output
+
+
+def test_init_and_attached_processes_get_the_same_bounding_set(running):
+    container = running("lxc.cap.drop = net_raw")
+    code, output = probe(container, "grep CapBnd /proc/1/status /proc/self/status")
+    masks = {line.split()[-1] for line in output.splitlines()}
+    assert code == 0 and len(masks) == 1, output
+    bounding = int(masks.pop(), 16)
+    for cap in (13, 16, 17, 25, 32, 33):     # net_raw and the defaults
+        assert not bounding >> cap & 1
+    assert bounding >> 21 & 1                # sys_admin kept
+
+
+def test_no_new_privs(running):
+    code, output = probe(running("lxc.no_new_privs = 1"), "grep NoNewPrivs /proc/self/status")
+    assert code == 0 and output.split() == ["NoNewPrivs:", "1"], output
