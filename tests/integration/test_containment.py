@@ -17,6 +17,7 @@ import subprocess
 
 import pytest
 
+from hacontain.runtime.cgroups.devices import DEFAULT_ALLOW
 from clitools import hacontain
 
 pytestmark = pytest.mark.root
@@ -194,3 +195,88 @@ def test_init_and_attached_processes_get_the_same_bounding_set(running):
 def test_no_new_privs(running):
     code, output = probe(running("lxc.no_new_privs = 1"), "grep NoNewPrivs /proc/self/status")
     assert code == 0 and output.split() == ["NoNewPrivs:", "1"], output
+
+
+# -- devices: the cgroup allow-list ---------------------------------------------------
+
+def allow_device(major, minor):
+    """Config lines: the default allow-list plus read and mknod of one block device
+    (configured device rules replace the default list)."""
+    return [f"lxc.cgroup.devices.allow = {rule}" for rule in DEFAULT_ALLOW] + \
+        [f"lxc.cgroup.devices.allow = b {major}:{minor} rm"]
+
+
+def _host_disk():
+    """(major, minor) of the block device holding this machine's root file system."""
+    device = os.stat("/").st_dev
+    numbers = (os.major(device), os.minor(device))
+    if not os.path.exists("/sys/dev/block/{}:{}".format(*numbers)):
+        pytest.skip("the root file system is not on a block device here")
+    return numbers
+
+
+def test_host_disk_node_cannot_be_made_unless_allowed(running):
+    """mknod of a device outside the allow-list fails, even with CAP_MKNOD: the
+    device cgroup checks mknod as well as open."""
+    major, minor = _host_disk()
+    script = f"mknod /dev/probe-disk b {major} {minor} && rm /dev/probe-disk"
+    code, output = probe(running(CAPS_OFF), script)
+    assert code != 0 and "Operation not permitted" in output, output
+    code, output = probe(running(*allow_device(major, minor)), script)
+    assert code == 0, output
+
+
+def _host_can_read(major, minor):
+    """Whether this machine itself lets root open its disk (a sandboxed host may not)."""
+    with open(f"/sys/dev/block/{major}:{minor}/uevent", encoding="ascii") as handle:
+        name = dict(line.strip().split("=", 1) for line in handle if "=" in line)["DEVNAME"]
+    try:
+        os.close(os.open(f"/dev/{name}", os.O_RDONLY))
+    except PermissionError:
+        return False
+    return True
+
+
+def test_host_disk_cannot_be_read_unless_allowed(running):
+    major, minor = _host_disk()
+    if not _host_can_read(major, minor):
+        pytest.skip("this machine refuses root on the host itself to open its disk; "
+                    "the read probe runs in the VM tier")
+    # Safety: the node is opened read-only (dd's input) and one byte is read.
+    script = (f"mknod /dev/probe-disk b {major} {minor}; "
+              "dd if=/dev/probe-disk bs=1 count=1 2>/dev/null | wc -c")
+    code, output = probe(running(CAPS_OFF), script)
+    assert output.split()[-1] == "0", output
+    code, output = probe(running(*allow_device(major, minor)), script)
+    assert code == 0 and output.split() == ["1"], output
+
+
+@pytest.fixture
+def readonly_disk(tmp_path):
+    """A read-only loop device over a small ext4 image holding /marker: the disk to mount.
+
+    Stands in for the host's disk: that one is mounted read-write here, and the
+    kernel refuses a second, read-only mount of it (EBUSY) even when allowed.
+    """
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "marker").write_text("X")
+    image = tmp_path / "disk.img"
+    subprocess.run(["mkfs.ext4", "-q", "-d", str(content), str(image), "4M"], check=True)
+    device = subprocess.run(["losetup", "--find", "--show", "--read-only", str(image)],
+                            check=True, capture_output=True, text=True).stdout.strip()
+    yield device
+    subprocess.run(["losetup", "--detach", device], check=True)
+
+
+def test_disk_cannot_be_mounted_unless_allowed(running, readonly_disk):
+    number = os.stat(readonly_disk).st_rdev
+    major, minor = os.major(number), os.minor(number)
+    # Safety: a read-only loop device, mounted read-only without journal replay; one byte read.
+    script = (f"mknod /dev/probe-disk b {major} {minor}; mkdir -p /mnt/probe && "
+              "mount -t ext4 -o ro,noload /dev/probe-disk /mnt/probe && head -c 1 /mnt/probe/marker"
+              " && umount /mnt/probe")
+    code, output = probe(running(), script)
+    assert code != 0 and "X" not in output, output
+    code, output = probe(running(*allow_device(major, minor)), script)
+    assert code == 0 and output == "X", output
