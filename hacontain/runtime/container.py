@@ -106,7 +106,7 @@ class Container:
 
     def _launch(self, config, timeout, foreground):
         from hacontain.runtime.launch import Launch, Plan
-        from hacontain.runtime.security import containment
+        from hacontain.runtime.security import cgroup_view, containment
         rootfs = self._rootfs(config)
         os.makedirs(statefile.directory(self.name), mode=0o700, exist_ok=True)
         plan = Plan(
@@ -123,6 +123,9 @@ class Container:
             containment=containment.from_config(config),
         )
         cgroup = self._cgroup(config)
+        if cgroup_view.mode_of(config.mount_auto) is not None:
+            plan = dataclasses.replace(plan, cgroup_views=cgroup_view.hierarchies(
+                cgroup.paths["hierarchies"]))
         cgroup.create(self._limits(config), self._devices(config))
         launch = None
         try:

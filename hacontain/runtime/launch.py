@@ -49,6 +49,7 @@ class Plan:
     namespaces: int = NAMESPACES
     foreground: bool = False
     containment: object = None     # security.containment.Containment, applied before exec
+    cgroup_views: tuple = ()       # security.cgroup_view.hierarchies(), for lxc.mount.auto cgroup
 
 
 class Launch:
@@ -207,7 +208,7 @@ def _container_init(plan, sync_r, err_w):
         root = plan.rootfs
         rootfs.make_private()
         rootfs.mount_rootfs(root)
-        rootfs.mount_auto(root, plan.mount_auto)
+        rootfs.mount_auto(root, plan.mount_auto, plan.cgroup_views)
         dev = devices.populate_dev(root, plan.autodev)
         keep = devices.open_terminals(dev, plan.ttys)
         for entry in plan.mounts:

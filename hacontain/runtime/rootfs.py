@@ -8,7 +8,7 @@ mounts invisible-by-propagation, mounts the rootfs, proc, sys, the
 import os
 
 from hacontain.errors import ConfigError, KernelError
-from hacontain.runtime.security import masks
+from hacontain.runtime.security import cgroup_view, masks
 from hacontain.sys import libc
 
 _FLAG_OPTIONS = {
@@ -106,8 +106,9 @@ def remount_readonly(path):
     libc.mount(None, path, None, flags)
 
 
-def mount_auto(rootfs, words):
-    """Apply `lxc.mount.auto`: proc and sys always (default proc:mixed sys:ro)."""
+def mount_auto(rootfs, words, cgroup_views=()):
+    """Apply `lxc.mount.auto`: proc and sys always (default proc:mixed sys:ro), the
+    cgroup hierarchies `cgroup_views` (see security.cgroup_view) when asked for."""
     proc_mode, sys_mode = "mixed", "ro"
     for word in words:
         kind, _, mode = word.partition(":")
@@ -117,6 +118,9 @@ def mount_auto(rootfs, words):
             sys_mode = mode or "ro"
     mount_proc(rootfs, proc_mode)
     mount_sys(rootfs, sys_mode)
+    cgroup_mode = cgroup_view.mode_of(words)
+    if cgroup_mode is not None and cgroup_views:
+        cgroup_view.mount(inside(rootfs, "/sys/fs/cgroup"), cgroup_mode, cgroup_views)
 
 
 def split_options(options):

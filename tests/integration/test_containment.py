@@ -280,3 +280,49 @@ def test_disk_cannot_be_mounted_unless_allowed(running, readonly_disk):
     assert code != 0 and "X" not in output, output
     code, output = probe(running(*allow_device(major, minor)), script)
     assert code == 0 and output == "X", output
+
+
+# -- cgroups ------------------------------------------------------------------------
+
+def _pids_view():
+    """(directory of the pids controller in the container's view, /proc/self/cgroup prefix)."""
+    if os.path.isdir("/sys/fs/cgroup/pids"):
+        return "/sys/fs/cgroup/pids", ":pids:"
+    return "/sys/fs/cgroup", "0::"
+
+
+def _pids_cgroup_dir(container):
+    """The container's cgroup directory on the host, in the pids hierarchy."""
+    hierarchies = container.status().state.cgroup["hierarchies"]
+    key = "pids" if "pids" in hierarchies else next(iter(hierarchies))
+    return os.path.join("/sys/fs/cgroup", key) + hierarchies[key]["cgroup"]
+
+
+# Safety: the only cgroup.procs written is the container's own cgroup's (the root of its
+# cgroup namespace), with the probe's own pid; pids.max gets back the value it holds.
+def cgroup_probe():
+    view, prefix = _pids_view()
+    return (f"cd {view} && v=$(cat pids.max) && echo \"$v\" > pids.max && "
+            f"echo $$ > cgroup.procs && grep '^[0-9]*{prefix}' /proc/self/cgroup")
+
+
+@pytest.mark.parametrize("mode", ["ro", "mixed"])
+def test_cgroup_view_protects_the_containers_own_cgroup(running, mode):
+    """cgroup:ro and cgroup:mixed: neither the container's limits nor its cgroup.procs
+    can be written; cgroup:rw allows both. In every mode the view's root is the
+    container's own cgroup (a cgroup namespace): no parent to escape to."""
+    code, output = probe(running(f"lxc.mount.auto = cgroup:{mode}"), cgroup_probe())
+    assert code != 0 and "Read-only file system" in output, output
+    code, output = probe(running("lxc.mount.auto = cgroup:rw"), cgroup_probe())
+    assert code == 0 and output.strip().endswith(":/"), output
+
+
+def test_cgroup_mixed_lets_the_container_make_sub_cgroups(running):
+    """What systemd needs: make a sub-cgroup and move a process into it."""
+    view, prefix = _pids_view()
+    container = running("lxc.mount.auto = cgroup:mixed")
+    code, output = probe(container, f"mkdir {view}/sub && echo $$ > {view}/sub/cgroup.procs && "
+                                    f"grep '^[0-9]*{prefix}' /proc/self/cgroup")
+    assert code == 0 and output.strip().endswith(":/sub"), output
+    assert os.path.isdir(os.path.join(_pids_cgroup_dir(container), "sub")), \
+        "the sub-cgroup is made on the host below the container's cgroup"
