@@ -157,6 +157,7 @@ class ContainerConfig:
     seccomp_profile: str | None = None  # None: the default profile; "": none
     no_new_privs: bool = False
     idmap: tuple = ()
+    namespace_keep: tuple = ()
     sysctl: tuple = ()
     prlimit: tuple = ()
     warnings: tuple = ()
@@ -246,7 +247,7 @@ def build(entries, path):
     """Turn entries into a ContainerConfig; raise ConfigError on the first bad one."""
     values = {}
     lists = {name: [] for name in ("mount_auto", "mounts", "environment", "cgroup",
-                                   "cap_keep", "idmap", "sysctl", "prlimit")}
+                                   "cap_keep", "idmap", "namespace_keep", "sysctl", "prlimit")}
     lists["cap_drop"] = list(DEFAULT_DROP)
     nets = {}
     net_configured = False
@@ -532,6 +533,16 @@ def _idmap(entry):
     return [(kind, nsid, hostid, count)]
 
 
+def _namespace_keep(entry):
+    words = entry.value.split()
+    for word in words:
+        if word == "mnt":
+            raise entry.error("a container always gets its own mount namespace")
+        if word not in ("user", "pid", "uts", "ipc", "net", "cgroup", "time"):
+            raise entry.error(f"unknown namespace {word!r} (user, pid, uts, ipc, net, cgroup)")
+    return words
+
+
 _LIST_HANDLERS = {
     "lxc.mount.auto": ("mount_auto", _mount_auto),
     "lxc.mount.entry": ("mounts", _mount_entry),
@@ -540,6 +551,7 @@ _LIST_HANDLERS = {
     "lxc.cap.drop": ("cap_drop", _capabilities),
     "lxc.cap.keep": ("cap_keep", _capabilities),
     "lxc.idmap": ("idmap", _idmap),
+    "lxc.namespace.keep": ("namespace_keep", _namespace_keep),
 }
 # Keys whose empty value switches something off rather than back to its default.
 _EMPTY_VALUES = {"lxc.seccomp.profile": ""}

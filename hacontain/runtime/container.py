@@ -105,7 +105,7 @@ class Container:
                 self._cleanup(record)
 
     def _launch(self, config, timeout, foreground):
-        from hacontain.runtime.launch import Launch, Plan
+        from hacontain.runtime.launch import Launch, Plan, namespaces
         from hacontain.runtime.security import cgroup_view, containment
         rootfs = self._rootfs(config)
         os.makedirs(statefile.directory(self.name), mode=0o700, exist_ok=True)
@@ -121,6 +121,7 @@ class Container:
             mount_auto=config.mount_auto, mounts=config.mounts,
             autodev=config.autodev, ttys=config.tty_max, foreground=foreground,
             containment=containment.from_config(config),
+            namespaces=namespaces(config.namespace_keep),
         )
         cgroup = self._cgroup(config)
         if cgroup_view.mode_of(config.mount_auto) is not None:

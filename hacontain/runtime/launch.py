@@ -29,6 +29,17 @@ from hacontain.sys import libc
 
 NAMESPACES = (libc.CLONE_NEWNS | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC | libc.CLONE_NEWNET
               | libc.CLONE_NEWCGROUP | libc.CLONE_NEWPID)
+_KEEPABLE = {"pid": libc.CLONE_NEWPID, "uts": libc.CLONE_NEWUTS, "ipc": libc.CLONE_NEWIPC,
+             "net": libc.CLONE_NEWNET, "cgroup": libc.CLONE_NEWCGROUP}
+
+
+def namespaces(keep=()):
+    """The namespace flags of a container that shares those named in `keep` with the host
+    (`lxc.namespace.keep`; "user" and "time" are the host's unless asked for otherwise)."""
+    flags = NAMESPACES
+    for name in keep:
+        flags &= ~_KEEPABLE.get(name, 0)
+    return flags
 
 
 @dataclass(frozen=True)

@@ -326,3 +326,32 @@ def test_cgroup_mixed_lets_the_container_make_sub_cgroups(running):
     assert code == 0 and output.strip().endswith(":/sub"), output
     assert os.path.isdir(os.path.join(_pids_cgroup_dir(container), "sub")), \
         "the sub-cgroup is made on the host below the container's cgroup"
+
+
+# -- pid namespaces -------------------------------------------------------------------
+
+# The init of a container that keeps the host's pid namespace is not PID 1, which busybox
+# init refuses: such a container runs sleep as its init.
+SHARED_PIDS = ("lxc.namespace.keep = pid", "lxc.init.cmd = /bin/sleep 100000")
+
+
+def test_host_processes_are_invisible_unless_pid_namespace_kept(running):
+    # Safety: only looks at /proc.
+    script = f"test -e /proc/{os.getpid()}/comm && cat /proc/{os.getpid()}/comm"
+    code, output = probe(running(), script)
+    assert code != 0 and output == "", output
+    with open("/proc/self/comm", encoding="utf-8") as handle:
+        own_name = handle.read().strip()
+    code, output = probe(running(*SHARED_PIDS), script)
+    assert code == 0 and output.strip() == own_name, output
+
+
+def test_other_containers_processes_are_unreachable_unless_pid_namespace_kept(running):
+    other = running()
+    other_init = other.status().state.pid
+    # Safety: signal 0 only checks that the process could be signalled; nothing is sent.
+    script = f"kill -0 {other_init} && echo reached"
+    code, output = probe(running(), script)
+    assert code != 0 and "reached" not in output, output
+    code, output = probe(running(*SHARED_PIDS), script)
+    assert code == 0 and output.strip() == "reached", output
