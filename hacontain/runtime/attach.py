@@ -4,10 +4,11 @@ import os
 import sys
 
 from hacontain.errors import HacontainError, StateError
+from hacontain.runtime.security.idmap import become_root
 from hacontain.sys import libc, proc
 
-# Order matters: the mount namespace last, since entering it changes
-# which /proc the remaining paths would name (they are opened up front).
+# Order matters: the user namespace first (when the container has its own),
+# so the others, which it owns, can be entered; the mount namespace last.
 NAMESPACE_ORDER = ("cgroup", "ipc", "uts", "net", "pid", "mnt")
 
 
@@ -16,6 +17,8 @@ def attach(record, cgroup, argv, env, containment):
     `containment` like the init; its exit code."""
     fds = {}
     try:
+        if os.stat(f"/proc/{record.pid}/ns/user").st_ino != os.stat("/proc/self/ns/user").st_ino:
+            fds["user"] = os.open(f"/proc/{record.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
         for kind in NAMESPACE_ORDER:
             fds[kind] = os.open(f"/proc/{record.pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
         root = os.open(f"/proc/{record.pid}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -40,11 +43,13 @@ def _enter_and_run(cgroup, fds, root, argv, env, containment):
     try:
         if cgroup is not None:
             cgroup.add_process(os.getpid())
-        for kind in NAMESPACE_ORDER:
+        for kind in fds:
             libc.setns(fds[kind], 0, f"/proc/<init>/ns/{kind}")
         os.fchdir(root)
         os.chroot(".")
         os.chdir("/")
+        if "user" in fds:
+            become_root()
         # Joining a pid namespace applies to children: run the command in one.
         child = os.fork()
         if child == 0:

@@ -67,8 +67,11 @@ class Container:
             raise ConfigError(f"init command {init} not found in rootfs {rootfs}",
                               config.path, key="lxc.init.cmd")
         self._cgroup(config).validate(self._limits(config), self._devices(config))
-        from hacontain.runtime.security import containment
+        from hacontain.runtime.security import containment, idmap
         containment.from_config(config)
+        idmap.check(config)
+        if config.idmap:
+            idmap.check_rootfs(rootfs, config.idmap, self.name)
         return config
 
     # -- start -------------------------------------------------------------
@@ -121,7 +124,7 @@ class Container:
             mount_auto=config.mount_auto, mounts=config.mounts,
             autodev=config.autodev, ttys=config.tty_max, foreground=foreground,
             containment=containment.from_config(config),
-            namespaces=namespaces(config.namespace_keep),
+            namespaces=namespaces(config.namespace_keep), idmap=config.idmap,
         )
         cgroup = self._cgroup(config)
         if cgroup_view.mode_of(config.mount_auto) is not None:

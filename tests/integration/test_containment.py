@@ -14,6 +14,7 @@ also runs in the VM tier (hacontain/testbed/vm/selection.py).
 import os
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -355,3 +356,71 @@ def test_other_containers_processes_are_unreachable_unless_pid_namespace_kept(ru
     assert code != 0 and "reached" not in output, output
     code, output = probe(running(*SHARED_PIDS), script)
     assert code == 0 and output.strip() == "reached", output
+
+
+# -- user namespaces -------------------------------------------------------------------
+
+IDMAP = ("lxc.idmap = u 0 100000 65536", "lxc.idmap = g 0 100000 65536")
+MAPPED_ROOT = 100000
+
+
+@pytest.fixture
+def userns_running(running, make_container, probe_binary, tmp_path_factory):
+    """Factory: a started container with IDMAP, its rootfs shifted with `hacontain shift-rootfs`.
+
+    The rootfs lives in a directory of its own under /tmp (which the mapped root
+    can pass; pytest's own temporary directories are closed to other users).
+    """
+    made = []
+
+    def start(*extra):
+        container = make_container(IDMAP + extra)
+        place = tempfile.mkdtemp(prefix="hacontain-userns-", dir="/tmp")
+        made.append((container, place))
+        os.chmod(place, 0o711)
+        rootfs = os.path.join(place, "rootfs")
+        shutil.move(os.path.join(container.directory, "rootfs"), rootfs)
+        shutil.copy(probe_binary, os.path.join(rootfs, "bin", "hcprobe"))
+        with open(os.path.join(container.directory, "config"), "a", encoding="utf-8") as handle:
+            handle.write(f"lxc.rootfs.path = {rootfs}\n")
+        result = hacontain("shift-rootfs", container.name, "-P", container.lxcpath)
+        assert result.stdout.startswith("shifted ")
+        container.start()
+        return container
+
+    yield start
+    for container, place in made:
+        container.stop(timeout=0, kill=True)
+        shutil.rmtree(place)
+
+
+def test_userns_root_inside_is_an_unprivileged_uid_outside(userns_running):
+    container = userns_running()
+    code, output = probe(container, "id -u && grep ^Uid /proc/1/status")
+    assert code == 0 and output.split() == ["0", "Uid:", "0", "0", "0", "0"], output
+    with open(f"/proc/{container.status().state.pid}/status", encoding="ascii") as handle:
+        uids = next(line for line in handle if line.startswith("Uid:")).split()[1:]
+    assert uids == [str(MAPPED_ROOT)] * 4
+
+
+def test_userns_refuses_host_privileges_even_with_every_capability(running, userns_running):
+    """Without drops or seccomp, root of a user namespace still cannot set the host's
+    clock or write the host's sysctls: its capabilities count in its namespace only.
+    The same probes pass in the same configuration without lxc.idmap."""
+    unprotected = (CAPS_OFF, SECCOMP_OFF, "lxc.mount.auto = proc:rw sys:rw")
+    # Safety: settime sets the clock to now; the sysctl gets back its own value.
+    assert syscall_probe(userns_running(*unprotected), "settime") == "errno=EPERM (1)"
+    assert syscall_probe(running(*unprotected), "settime") == "ok"
+    code, output = probe(userns_running(*unprotected), SYSCTL_PROBE)
+    assert code != 0 and "Permission denied" in output, output
+    code, output = probe(running(*unprotected), SYSCTL_PROBE)
+    assert code == 0, output
+
+
+def test_userns_root_cannot_remount_sys_rw(running, userns_running):
+    """Even with sys_admin (in its namespace): the kernel refuses the user namespace's
+    root to remount the sysfs it was given read-only; the same without lxc.idmap works."""
+    code, output = probe(userns_running(CAPS_OFF), REMOUNT_PROBE)
+    assert code != 0 and "permission denied" in output, output
+    code, output = probe(running(CAPS_OFF), REMOUNT_PROBE)
+    assert code == 0, output
