@@ -424,3 +424,38 @@ def test_userns_root_cannot_remount_sys_rw(running, userns_running):
     assert code != 0 and "permission denied" in output, output
     code, output = probe(running(CAPS_OFF), REMOUNT_PROBE)
     assert code == 0, output
+
+
+# -- seccomp profiles from files, AppArmor ------------------------------------------------
+
+def test_custom_seccomp_profile_in_lxc_format(running, tmp_path):
+    profile = tmp_path / "profile.seccomp"
+    profile.write_text("2\ndenylist\n[all]\nmkdir errno 1\nmkdirat errno 1\n")
+    script = "mkdir /tmp/probe-dir"
+    code, output = probe(running(f"lxc.seccomp.profile = {profile}"), script)
+    assert code != 0 and "Operation not permitted" in output, output
+    code, output = probe(running(), script)
+    assert code == 0, output
+
+
+def test_bad_seccomp_profile_is_a_start_error_naming_its_line(make_container, tmp_path):
+    profile = tmp_path / "profile.seccomp"
+    profile.write_text("2\ndenylist\nmkdir errno one\n")
+    container = make_container([f"lxc.seccomp.profile = {profile}"])
+    result = hacontain("start", container.name, "-P", container.lxcpath, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"hacontain: error: {profile}:3: invalid seccomp action "
+                                     "'errno one' (kill, errno N, trap, trace N, log or allow)")
+    assert not container.status().present
+
+
+def test_apparmor_profile_is_a_notice_on_a_host_without_apparmor(make_container):
+    from hacontain.runtime.security import apparmor
+    if apparmor.host_enabled():
+        pytest.skip("this host has AppArmor: the notice path is for hosts without it")
+    container = make_container(["lxc.apparmor.profile = lxc-container-default-cgns"])
+    result = hacontain("start", container.name, "-P", container.lxcpath)
+    notices = [line for line in result.stderr.splitlines() if "AppArmor" in line]
+    assert len(notices) == 1 and notices[0].startswith("hacontain: notice: ")
+    assert "not applied: this host has no AppArmor" in notices[0]
+    assert container.status().running
