@@ -463,12 +463,18 @@ def test_bad_seccomp_profile_is_a_start_error_naming_its_line(make_container, tm
     assert not container.status().present
 
 
-def test_apparmor_profile_is_a_notice_on_a_host_without_apparmor(make_container):
+def test_apparmor_profile_notice_without_apparmor_or_error_when_not_loaded(make_container):
+    """Without AppArmor on the host: a one-line notice, the container starts. With it:
+    a profile that is not loaded is a start error naming the config line."""
     from hacontain.runtime.security import apparmor
+    container = make_container(["lxc.apparmor.profile = hacontain-probe-not-loaded"])
+    result = hacontain("start", container.name, "-P", container.lxcpath, check=False)
     if apparmor.host_enabled():
-        pytest.skip("this host has AppArmor: the notice path is for hosts without it")
-    container = make_container(["lxc.apparmor.profile = lxc-container-default-cgns"])
-    result = hacontain("start", container.name, "-P", container.lxcpath)
+        assert result.returncode == 1 and "AppArmor profile 'hacontain-probe-not-loaded' is " \
+            "not loaded on this host" in result.stderr
+        assert not container.status().present
+        return
+    assert result.returncode == 0, result.stderr
     notices = [line for line in result.stderr.splitlines() if "AppArmor" in line]
     assert len(notices) == 1 and notices[0].startswith("hacontain: notice: ")
     assert "not applied: this host has no AppArmor" in notices[0]
