@@ -65,8 +65,7 @@ def _mount_one(path, view, flags, mode):
     _, fstype, options = view
     libc.mount("cgroup", path, fstype, flags, options)
     if mode == "mixed":
+        from hacontain.runtime.rootfs import readonly_bind
         for name in os.listdir(path):
-            file = os.path.join(path, name)
-            if os.path.isfile(file):
-                libc.mount(file, file, None, libc.MS_BIND)
-                libc.mount(None, file, None, libc.MS_BIND | libc.MS_REMOUNT | libc.MS_RDONLY | flags)
+            if os.path.isfile(os.path.join(path, name)):
+                readonly_bind(os.path.join(path, name))
