@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, field
 
 from hacontain.errors import ConfigError
-from hacontain.runtime.security.capabilities import DEFAULT_DROP
+from hacontain.runtime.security.capabilities import DEFAULT_DROP, number as capability_number
 
 # Keys hacontain reads and applies, or parses now for a later part to apply.
 _SIMPLE_KEYS = {
@@ -455,18 +455,13 @@ def _as_parent(entry):
     return value
 
 
-def _words(entry):
-    return entry.value.split()
-
-
 def _capabilities(entry):
-    from hacontain.runtime.security.capabilities import number
     words = entry.value.split()
     for word in words:
         if word == "none" and entry.key == "lxc.cap.keep":
             continue
         try:
-            number(word)
+            capability_number(word)
         except ValueError as exc:
             raise entry.error(str(exc)) from None
     return words
