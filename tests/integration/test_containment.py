@@ -500,3 +500,12 @@ def test_apparmor_profile_notice_without_apparmor_or_error_when_not_loaded(make_
     assert len(notices) == 1 and notices[0].startswith("hacontain: notice: ")
     assert "not applied: this host has no AppArmor" in notices[0]
     assert container.status().running
+
+
+def test_sys_mixed_leaves_only_the_network_devices_writable(running):
+    code, output = probe(running("lxc.mount.auto = sys:mixed"),
+                         "touch /sys/probe; grep -E ' /sys(/devices/virtual/net)? ' /proc/mounts")
+    assert "Read-only file system" in output, output
+    options = {line.split()[1]: line.split()[3].split(",")[0]
+               for line in output.splitlines() if line.startswith("sysfs ")}
+    assert options == {"/sys": "ro", "/sys/devices/virtual/net": "rw"}, output
