@@ -139,6 +139,7 @@ class Container:
                 pid=launch.pid, start_time=proc.start_time(launch.pid), started_at=time.time(),
                 halt_signal=self.halt_override or config.halt_signal or DEFAULT_HALT, cgroup=cgroup.paths,
                 console_log=plan.console_log, foreground=foreground)
+            containment.save(plan.containment, _containment_record(self.name))
             statefile.write(record)
             launch.release()
         except BaseException as failure:
@@ -265,7 +266,7 @@ class Container:
         from hacontain.runtime.attach import attach
         from hacontain.runtime.security.containment import for_attach
         current = self._require_running()
-        confine = for_attach(configfile.load(current.state.config), current.state.pid)
+        confine = for_attach(_containment_record(self.name), current.state.pid)
         return attach(current.state, self._open_recorded_cgroup(current.state), argv,
                       BASE_ENV + tuple(env or ()), confine)
 
@@ -366,6 +367,11 @@ class Container:
             if cgroup.pids():
                 cgroup.kill_all(KILL_GRACE)
             cgroup.remove()
+
+
+def _containment_record(name):
+    """Where the containment applied to a container's init is recorded for attach."""
+    return os.path.join(statefile.directory(name), "containment")
 
 
 def _is_device_key(key):

@@ -264,3 +264,26 @@ def test_shift_refuses_ids_outside_the_map_before_changing_anything(tmp_path):
     with pytest.raises(ConfigError, match="outside the container's lxc.idmap"):
         shift.shift(str(root), (("u", 0, 100000, 65536), ("g", 0, 100000, 65536)))
     assert os.stat(root).st_uid == 0
+
+
+# -- the containment record attach reads -----------------------------------------------
+
+def test_containment_record_round_trip(tmp_path):
+    from hacontain.runtime.security.containment import Containment, for_attach, save
+    program = seccomp_profile.parse(seccomp_profile.DEFAULT_PROFILE).program()
+    save(Containment((16, 17), program, True, "lxc-default"), tmp_path / "containment")
+    loaded = for_attach(tmp_path / "containment", os.getpid())
+    with open("/proc/self/status", encoding="ascii") as handle:
+        bounding = next(int(line.split()[1], 16) for line in handle if line.startswith("CapBnd:"))
+    absent = {cap for cap in range(capabilities.last_cap() + 1) if not bounding >> cap & 1}
+    assert loaded.drop_caps == tuple(sorted(absent | {16, 17}))
+    assert (loaded.seccomp, loaded.no_new_privs, loaded.apparmor) == (program, True, "lxc-default")
+    save(Containment((), None, False, None), tmp_path / "containment")
+    loaded = for_attach(tmp_path / "containment", os.getpid())
+    assert (loaded.drop_caps, loaded.seccomp, loaded.apparmor) == (tuple(sorted(absent)), None, None)
+
+
+def test_no_record_means_only_the_inits_bounding_set(tmp_path):
+    from hacontain.runtime.security.containment import for_attach
+    loaded = for_attach(tmp_path / "none", os.getpid())
+    assert loaded.seccomp is None and not loaded.no_new_privs and loaded.apparmor is None

@@ -8,6 +8,8 @@ set no_new_privs, load the seccomp filter (CAP_SYS_ADMIN is still effective,
 so no_new_privs is not required for it).
 """
 
+import os
+
 from hacontain.errors import ConfigError
 from hacontain.runtime.security import apparmor, capabilities, seccomp_profile
 from hacontain.sys import caps, seccomp
@@ -53,10 +55,32 @@ def from_config(config):
     return Containment(drop, program, config.no_new_privs, _apparmor_profile(config))
 
 
-def for_attach(config, init_pid):
+def save(containment, path):
+    """Record `containment` at `path` (the state directory) for attach, one field a line."""
+    lines = [
+        "drop_caps " + " ".join(map(str, containment.drop_caps)),
+        "seccomp " + (containment.seccomp.hex() if containment.seccomp is not None else "-"),
+        f"no_new_privs {int(containment.no_new_privs)}",
+        "apparmor " + (containment.apparmor or "-"),
+    ]
+    with open(path, "w", encoding="ascii") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+def for_attach(path, init_pid):
     """The Containment for a process attached to the container whose init is `init_pid`:
-    the config's, and never a capability the running init's bounding set lacks."""
-    result = from_config(config)
+    the one recorded at its start at `path`, and never a capability the running init's
+    bounding set lacks (all the confinement an init started without a record had)."""
+    fields = {}
+    if os.path.exists(path):
+        with open(path, encoding="ascii") as handle:
+            fields = dict(line.rstrip("\n").split(" ", 1) for line in handle)
+    seccomp = fields.get("seccomp", "-")
+    result = Containment(
+        [int(cap) for cap in fields.get("drop_caps", "").split()],
+        None if seccomp == "-" else bytes.fromhex(seccomp),
+        fields.get("no_new_privs") == "1",
+        None if fields.get("apparmor", "-") == "-" else fields["apparmor"])
     with open(f"/proc/{init_pid}/status", encoding="ascii") as handle:
         bounding = next(int(line.split()[1], 16) for line in handle if line.startswith("CapBnd:"))
     missing = {cap for cap in range(capabilities.last_cap() + 1) if not bounding >> cap & 1}
