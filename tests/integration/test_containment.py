@@ -509,3 +509,20 @@ def test_sys_mixed_leaves_only_the_network_devices_writable(running):
     options = {line.split()[1]: line.split()[3].split(",")[0]
                for line in output.splitlines() if line.startswith("sysfs ")}
     assert options == {"/sys": "ro", "/sys/devices/virtual/net": "rw"}, output
+
+
+def test_userns_start_and_shift_errors_say_what_to_do(make_container):
+    container = make_container(IDMAP)
+    result = hacontain("start", container.name, "-P", container.lxcpath, check=False)
+    assert result.returncode == 1 and result.stderr.strip().endswith(
+        f"not by the container's root (host uid {MAPPED_ROOT}): run `hacontain shift-rootfs "
+        f"{container.name}`"), result.stderr
+    plain = make_container()
+    result = hacontain("shift-rootfs", plain.name, "-P", plain.lxcpath, check=False)
+    assert result.returncode == 1 and "no lxc.idmap: nothing to shift to" in result.stderr
+    hacontain("shift-rootfs", container.name, "-P", container.lxcpath)
+    result = hacontain("start", container.name, "-P", container.lxcpath, check=False)
+    assert result.returncode == 1 and "cannot be passed by the container's root" in result.stderr
+    result = hacontain("shift-rootfs", container.name, "-P", container.lxcpath, check=False)
+    assert result.returncode == 1 and "already shifted" in result.stderr
+    assert not container.status().present
