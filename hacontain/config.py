@@ -412,6 +412,12 @@ def _as_text(entry):
     return entry.value
 
 
+def _as_apparmor_profile(entry):
+    if len(entry.value.split()) != 1:
+        raise entry.error(f"an AppArmor profile name has no spaces, got {entry.value!r}")
+    return entry.value
+
+
 def _as_path(entry):
     if not os.path.isabs(entry.value):
         raise entry.error(f"expected an absolute path, got {entry.value!r}")
@@ -565,7 +571,7 @@ _VALUE_HANDLERS = {
     "lxc.tty.max": ("tty_max", _as_int(0, 64)),
     "lxc.pty.max": ("pty_max", _as_int(0, 1 << 20)),
     "lxc.console.logfile": ("console_logfile", _as_path),
-    "lxc.apparmor.profile": ("apparmor_profile", _as_text),
+    "lxc.apparmor.profile": ("apparmor_profile", _as_apparmor_profile),
     "lxc.seccomp.profile": ("seccomp_profile", _as_path),
     "lxc.no_new_privs": ("no_new_privs", _as_bool),
     "hacontain.cgroup.parent": ("cgroup_parent", _as_parent),

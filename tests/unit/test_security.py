@@ -180,6 +180,7 @@ def test_seccomp_profile_unset_is_default_and_empty_is_off(tmp_path):
     ("lxc.namespace.keep = bogus", "unknown namespace"),
     ("lxc.idmap = u 0 100000 0", "empty or beyond 2^32"),
     ("lxc.idmap = u 0 4294967295 2", "empty or beyond 2^32"),
+    ("lxc.apparmor.profile = two words", "has no spaces"),
 ])
 def test_containment_keys_errors_name_file_line_and_key(tmp_path, text, message):
     with pytest.raises(ConfigError) as caught:
