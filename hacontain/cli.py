@@ -149,6 +149,16 @@ def execute(name, command, lxcpath):
     sys.exit(_container(name, lxcpath).execute(list(command)))
 
 
+@main.command(name="shift-rootfs")
+@click.argument("name")
+@lxcpath_option
+def shift_rootfs(name, lxcpath):
+    """Give stopped container NAME's rootfs to the host ids of its lxc.idmap."""
+    from hacontain.runtime.security.shift import shift_container
+    rootfs, count = shift_container(_container(name, lxcpath))
+    click.echo(f"shifted {count} files of {rootfs}")
+
+
 @main.command()
 @click.argument("name")
 @click.option("-f", "--force", is_flag=True, help="Stop the container first if it runs.")

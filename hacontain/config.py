@@ -14,6 +14,7 @@ import sys
 
 from hacontain.errors import ConfigError
 from hacontain.record import Record
+from hacontain.runtime.security.capabilities import DEFAULT_DROP, number as capability_number
 
 # Keys hacontain reads and applies, or parses now for a later part to apply.
 _SIMPLE_KEYS = {
@@ -147,12 +148,13 @@ class ContainerConfig(Record):
     net_configured: bool = False
     cgroup: tuple = ()
     cgroup_parent: str | None = None
-    cap_drop: tuple = ()
+    cap_drop: tuple = DEFAULT_DROP
     cap_keep: tuple = ()
     apparmor_profile: str | None = None
-    seccomp_profile: str | None = None
+    seccomp_profile: str | None = None  # None: the default profile; "": none
     no_new_privs: bool = False
     idmap: tuple = ()
+    namespace_keep: tuple = ()
     sysctl: tuple = ()
     prlimit: tuple = ()
     warnings: tuple = ()
@@ -241,8 +243,9 @@ def load(path):
 def build(entries, path):
     """Turn entries into a ContainerConfig; raise ConfigError on the first bad one."""
     values = {}
-    lists = {name: [] for name in ("mount_auto", "mounts", "environment", "cgroup", "cap_drop",
-                                   "cap_keep", "idmap", "sysctl", "prlimit")}
+    lists = {name: [] for name in ("mount_auto", "mounts", "environment", "cgroup",
+                                   "cap_keep", "idmap", "namespace_keep", "sysctl", "prlimit")}
+    lists["cap_drop"] = list(DEFAULT_DROP)
     nets = {}
     net_configured = False
     warnings = []
@@ -277,7 +280,8 @@ def build(entries, path):
                 lists[name].extend(parse(entry))
         elif key in _VALUE_HANDLERS:
             name, parse = _VALUE_HANDLERS[key]
-            values[name] = parse(entry) if value else None
+            values[name] = parse(entry) if value else _EMPTY_VALUES.get(key)
+    _check_containment(entries, lists, values, warnings)
     config = ContainerConfig(
         path=path,
         nets=tuple(_finish_net(index, data) for index, data in sorted(nets.items())),
@@ -288,6 +292,26 @@ def build(entries, path):
         **values,
     )
     return config
+
+
+def _check_containment(entries, lists, values, warnings):
+    """Cross-entry checks of the containment keys; the AppArmor notice.
+
+    lxc.cap.drop starts as the default drops (as if the config began with
+    them), so a drop adds to them and an empty value clears them too.
+    """
+    drops = [entry for entry in entries if entry.key == "lxc.cap.drop"]
+    keeps = [entry for entry in entries if entry.key == "lxc.cap.keep"]
+    if lists["cap_keep"] and drops and drops[-1].value:
+        later = max(drops[-1], keeps[-1], key=entries.index)
+        raise later.error("lxc.cap.drop and lxc.cap.keep cannot both be set")
+    profile = values.get("apparmor_profile")
+    if profile is not None:
+        from hacontain.runtime.security import apparmor
+        notice = apparmor.notice(profile)
+        if notice:
+            entry = [entry for entry in entries if entry.key == "lxc.apparmor.profile"][-1]
+            warnings.append(f"{entry.path}:{entry.line}: lxc.apparmor.profile: {notice}")
 
 
 def _unquote(value):
@@ -385,6 +409,12 @@ def _as_text(entry):
     return entry.value
 
 
+def _as_apparmor_profile(entry):
+    if len(entry.value.split()) != 1:
+        raise entry.error(f"an AppArmor profile name has no spaces, got {entry.value!r}")
+    return entry.value
+
+
 def _as_path(entry):
     if not os.path.isabs(entry.value):
         raise entry.error(f"expected an absolute path, got {entry.value!r}")
@@ -428,8 +458,16 @@ def _as_parent(entry):
     return value
 
 
-def _words(entry):
-    return entry.value.split()
+def _capabilities(entry):
+    words = entry.value.split()
+    for word in words:
+        if word == "none" and entry.key == "lxc.cap.keep":
+            continue
+        try:
+            capability_number(word)
+        except ValueError as exc:
+            raise entry.error(str(exc)) from None
+    return words
 
 
 def _one(entry):
@@ -487,7 +525,20 @@ def _idmap(entry):
     fields = entry.value.split()
     if len(fields) != 4 or fields[0] not in ("u", "g") or not all(f.isdigit() for f in fields[1:]):
         raise entry.error(f"expected 'u|g NSID HOSTID RANGE', got {entry.value!r}")
-    return [(fields[0], int(fields[1]), int(fields[2]), int(fields[3]))]
+    kind, nsid, hostid, count = fields[0], int(fields[1]), int(fields[2]), int(fields[3])
+    if count == 0 or max(nsid, hostid) + count > 1 << 32:
+        raise entry.error(f"range {count} from {nsid} and {hostid} is empty or beyond 2^32")
+    return [(kind, nsid, hostid, count)]
+
+
+def _namespace_keep(entry):
+    words = entry.value.split()
+    for word in words:
+        if word == "mnt":
+            raise entry.error("a container always gets its own mount namespace")
+        if word not in ("user", "pid", "uts", "ipc", "net", "cgroup", "time"):
+            raise entry.error(f"unknown namespace {word!r} (user, pid, uts, ipc, net, cgroup)")
+    return words
 
 
 _LIST_HANDLERS = {
@@ -495,10 +546,13 @@ _LIST_HANDLERS = {
     "lxc.mount.entry": ("mounts", _mount_entry),
     "lxc.mount.fstab": ("mounts", _mount_fstab),
     "lxc.environment": ("environment", _environment),
-    "lxc.cap.drop": ("cap_drop", _words),
-    "lxc.cap.keep": ("cap_keep", _words),
+    "lxc.cap.drop": ("cap_drop", _capabilities),
+    "lxc.cap.keep": ("cap_keep", _capabilities),
     "lxc.idmap": ("idmap", _idmap),
+    "lxc.namespace.keep": ("namespace_keep", _namespace_keep),
 }
+# Keys whose empty value switches something off rather than back to its default.
+_EMPTY_VALUES = {"lxc.seccomp.profile": ""}
 _VALUE_HANDLERS = {
     "lxc.uts.name": ("uts_name", _as_hostname),
     "lxc.rootfs.path": ("rootfs", _as_rootfs),
@@ -514,7 +568,7 @@ _VALUE_HANDLERS = {
     "lxc.tty.max": ("tty_max", _as_int(0, 64)),
     "lxc.pty.max": ("pty_max", _as_int(0, 1 << 20)),
     "lxc.console.logfile": ("console_logfile", _as_path),
-    "lxc.apparmor.profile": ("apparmor_profile", _as_text),
+    "lxc.apparmor.profile": ("apparmor_profile", _as_apparmor_profile),
     "lxc.seccomp.profile": ("seccomp_profile", _as_path),
     "lxc.no_new_privs": ("no_new_privs", _as_bool),
     "hacontain.cgroup.parent": ("cgroup_parent", _as_parent),

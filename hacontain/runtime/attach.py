@@ -4,17 +4,21 @@ import os
 import sys
 
 from hacontain.errors import HacontainError, StateError
+from hacontain.runtime.security.idmap import become_root
 from hacontain.sys import libc, proc
 
-# Order matters: the mount namespace last, since entering it changes
-# which /proc the remaining paths would name (they are opened up front).
+# Order matters: the user namespace first (when the container has its own),
+# so the others, which it owns, can be entered; the mount namespace last.
 NAMESPACE_ORDER = ("cgroup", "ipc", "uts", "net", "pid", "mnt")
 
 
-def attach(record, cgroup, argv, env):
-    """Run `argv` in the container of `record` with environment `env`; its exit code."""
+def attach(record, cgroup, argv, env, containment):
+    """Run `argv` in the container of `record` with environment `env`, confined by
+    `containment` like the init; its exit code."""
     fds = {}
     try:
+        if os.stat(f"/proc/{record.pid}/ns/user").st_ino != os.stat("/proc/self/ns/user").st_ino:
+            fds["user"] = os.open(f"/proc/{record.pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC)
         for kind in NAMESPACE_ORDER:
             fds[kind] = os.open(f"/proc/{record.pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC)
         root = os.open(f"/proc/{record.pid}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -27,26 +31,29 @@ def attach(record, cgroup, argv, env):
             raise StateError(f"container {record.name} is not running")
         child = os.fork()
         if child == 0:
-            _enter_and_run(cgroup, fds, root, argv, env)
+            _enter_and_run(cgroup, fds, root, argv, env, containment)
     finally:
         _close(list(fds.values()) + [root])
     _, status = os.waitpid(child, 0)
     return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
-def _enter_and_run(cgroup, fds, root, argv, env):
+def _enter_and_run(cgroup, fds, root, argv, env, containment):
     """In the forked child: join the cgroup and namespaces, then run argv. Never returns."""
     try:
         if cgroup is not None:
             cgroup.add_process(os.getpid())
-        for kind in NAMESPACE_ORDER:
+        for kind in fds:
             libc.setns(fds[kind], 0, f"/proc/<init>/ns/{kind}")
         os.fchdir(root)
         os.chroot(".")
         os.chdir("/")
+        if "user" in fds:
+            become_root()
         # Joining a pid namespace applies to children: run the command in one.
         child = os.fork()
         if child == 0:
+            containment.apply()
             _exec(argv, env)
         _, status = os.waitpid(child, 0)
         code = os.waitstatus_to_exitcode(status)

@@ -63,6 +63,11 @@ class Container:
             raise ConfigError(f"init command {init} not found in rootfs {rootfs}",
                               config.path, key="lxc.init.cmd")
         self._cgroup(config).validate(self._limits(config), self._devices(config))
+        from hacontain.runtime.security import containment, idmap
+        containment.from_config(config)
+        idmap.check(config)
+        if config.idmap:
+            idmap.check_rootfs(rootfs, config.idmap, self.name)
         return config
 
     # -- start -------------------------------------------------------------
@@ -99,7 +104,8 @@ class Container:
                 self._cleanup(record)
 
     def _launch(self, config, timeout, foreground):
-        from hacontain.runtime.launch import NAMESPACES, Launch, Plan
+        from hacontain.runtime.launch import Launch, Plan
+        from hacontain.runtime.security import cgroup_view, containment
         rootfs = self._rootfs(config)
         interfaces = self._interfaces(config)
         network = [interface.record() for interface in interfaces]
@@ -115,10 +121,13 @@ class Container:
             uid=config.init_uid, gid=config.init_gid,
             mount_auto=config.mount_auto, mounts=config.mounts,
             autodev=config.autodev, ttys=config.tty_max, foreground=foreground,
-            namespaces=NAMESPACES & ~libc.CLONE_NEWNET if self._shares_host_network(config)
-            else NAMESPACES,
+            containment=containment.from_config(config),
+            namespaces=self._namespaces(config), idmap=config.idmap,
         )
         cgroup = self._cgroup(config)
+        if cgroup_view.mode_of(config.mount_auto) is not None:
+            plan = plan.replace(cgroup_views=cgroup_view.hierarchies(
+                cgroup.paths["hierarchies"]))
         cgroup.create(self._limits(config), self._devices(config))
         launch = None
         try:
@@ -128,6 +137,7 @@ class Container:
                 pid=launch.pid, start_time=proc.start_time(launch.pid), started_at=time.time(),
                 halt_signal=self.halt_override or config.halt_signal or DEFAULT_HALT, cgroup=cgroup.paths,
                 console_log=plan.console_log, foreground=foreground, network=network)
+            containment.save(plan.containment, _containment_record(self.name))
             statefile.write(record)
             if interfaces:
                 self._setup_network(launch.pid, interfaces)
@@ -278,6 +288,14 @@ class Container:
         from hacontain.runtime.network.validate import prepare
         return prepare(config, self.name)
 
+    def _namespaces(self, config):
+        """The namespaces to unshare: all but lxc.namespace.keep's, and the netns for type none."""
+        from hacontain.runtime.launch import namespaces
+        keep = tuple(config.namespace_keep)
+        if self._shares_host_network(config):
+            keep += ("net",)
+        return namespaces(keep)
+
     @staticmethod
     def _shares_host_network(config):
         """Type `none`: the container keeps this netns (no CLONE_NEWNET)."""
@@ -313,9 +331,11 @@ class Container:
     def attach(self, argv, env=None):
         """Run `argv` inside the running container; its exit code."""
         from hacontain.runtime.attach import attach
+        from hacontain.runtime.security.containment import for_attach
         current = self._require_running()
+        confine = for_attach(_containment_record(self.name), current.state.pid)
         return attach(current.state, self._open_recorded_cgroup(current.state), argv,
-                      BASE_ENV + tuple(env or ()))
+                      BASE_ENV + tuple(env or ()), confine)
 
     def processes(self):
         """The container's processes as dicts (pid, ppid, user, command)."""
@@ -417,6 +437,11 @@ class Container:
             if cgroup.pids():
                 cgroup.kill_all(KILL_GRACE)
             cgroup.remove()
+
+
+def _containment_record(name):
+    """Where the containment applied to a container's init is recorded for attach."""
+    return os.path.join(statefile.directory(name), "containment")
 
 
 def _is_device_key(key):

@@ -22,14 +22,23 @@ _TIOCGPTN = 0x80045430
 _TIOCSPTLCK = 0x40045431
 
 
-def populate_dev(rootfs, autodev):
-    """Mount the container's /dev (a tmpfs with the standard nodes when `autodev`)."""
+def populate_dev(rootfs, autodev, bind_nodes=False):
+    """Mount the container's /dev (a tmpfs with the standard nodes when `autodev`).
+
+    `bind_nodes`: bind the host's nodes instead of making them (a user
+    namespace may not make device nodes).
+    """
     dev = inside(rootfs, "/dev")
     os.makedirs(dev, exist_ok=True)
     if autodev:
         libc.mount("none", dev, "tmpfs", libc.MS_NOSUID | libc.MS_NOEXEC, "size=500k,mode=755")
         for name, (major, minor, mode) in STANDARD_NODES.items():
             path = os.path.join(dev, name)
+            if bind_nodes:
+                with open(path, "w", encoding="utf-8"):
+                    pass
+                libc.mount(f"/dev/{name}", path, None, libc.MS_BIND)
+                continue
             try:
                 os.mknod(path, stat.S_IFCHR | mode, os.makedev(major, minor))
             except OSError as exc:

@@ -23,11 +23,23 @@ import time
 
 from hacontain.errors import HacontainError, KernelError, Timeout, rebuild
 from hacontain.runtime import devices, rootfs
+from hacontain.runtime.security import idmap
 from hacontain.sys import libc
 from hacontain.record import Record
 
 NAMESPACES = (libc.CLONE_NEWNS | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC | libc.CLONE_NEWNET
               | libc.CLONE_NEWCGROUP | libc.CLONE_NEWPID)
+_KEEPABLE = {"pid": libc.CLONE_NEWPID, "uts": libc.CLONE_NEWUTS, "ipc": libc.CLONE_NEWIPC,
+             "net": libc.CLONE_NEWNET, "cgroup": libc.CLONE_NEWCGROUP}
+
+
+def namespaces(keep=()):
+    """The namespace flags of a container that shares those named in `keep` with the host
+    (`lxc.namespace.keep`; "user" and "time" are the host's unless asked for otherwise)."""
+    flags = NAMESPACES
+    for name in keep:
+        flags &= ~_KEEPABLE.get(name, 0)
+    return flags
 
 
 class Plan(Record):
@@ -46,6 +58,9 @@ class Plan(Record):
     ttys: int = 0
     namespaces: int = NAMESPACES
     foreground: bool = False
+    containment: object = None     # security.containment.Containment, applied before exec
+    idmap: tuple = ()              # lxc.idmap entries: a user namespace when not empty
+    cgroup_views: tuple = ()       # security.cgroup_view.hierarchies(), for lxc.mount.auto cgroup
 
 
 class Launch:
@@ -63,7 +78,9 @@ class Launch:
         for fd in (sync_r, err_w, pid_w):
             os.close(fd)
         try:
-            self.pid = self._read_pid(pid_r)
+            if plan.idmap:
+                self._map_ids(pid_r)
+            self.pid = struct.unpack("i", self._read_child(pid_r, 4))[0]
         except BaseException:
             self._close()
             raise
@@ -72,14 +89,26 @@ class Launch:
         if not plan.foreground:
             os.waitpid(self.first_child, 0)
 
-    def _read_pid(self, pid_r):
-        data = _read_all(pid_r, self.deadline, want=4)
+    def _map_ids(self, pid_r):
+        """Write the maps of the user namespace the first child made, then let it go on."""
+        self._read_child(pid_r, 1)
+        try:
+            idmap.write_maps(self.first_child, self.plan.idmap)
+        except BaseException:
+            os.kill(self.first_child, signal.SIGKILL)
+            _reap(self.first_child)
+            raise
+        os.write(self._sync_w, b"m")
+
+    def _read_child(self, pid_r, want):
+        """`want` bytes the first child sends; its error (or a Timeout) if it sends none."""
+        data = _read_all(pid_r, self.deadline, want=want)
         if data is None:
             os.kill(self.first_child, signal.SIGKILL)
             _reap(self.first_child)
             raise Timeout(f"the container's first process hung for {self.timeout:.0f}s")
-        if len(data) == 4:
-            return struct.unpack("i", data)[0]
+        if len(data) == want:
+            return data
         _reap(self.first_child)
         raise self._child_error() or HacontainError("the container's first process died")
 
@@ -192,11 +221,19 @@ def _first_child(plan, cgroup, in_v2, fds):
             os.setsid()
         if cgroup is not None:
             cgroup.join_self(in_v2)
+        # Opened as host root: the container's root of a user namespace may not reach it.
+        log = os.open(plan.console_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        if plan.idmap:
+            libc.unshare(libc.CLONE_NEWUSER)
+            os.write(pid_w, b"U")
+            if os.read(sync_r, 1) != b"m":
+                os._exit(1)
+            idmap.become_root()
         libc.unshare(plan.namespaces)
         pid = os.fork()
         if pid == 0:
             os.close(pid_w)
-            _container_init(plan, sync_r, err_w)
+            _container_init(plan, sync_r, err_w, log)
         os.write(pid_w, struct.pack("i", pid))
         os.close(pid_w)
         if not plan.foreground:
@@ -211,7 +248,7 @@ def _first_child(plan, cgroup, in_v2, fds):
         os._exit(1)
 
 
-def _container_init(plan, sync_r, err_w):
+def _container_init(plan, sync_r, err_w, log):
     """PID 1 of the new pid namespace: set up, then exec the init command."""
     try:
         if os.read(sync_r, 1) != b"g":
@@ -220,13 +257,12 @@ def _container_init(plan, sync_r, err_w):
         root = plan.rootfs
         rootfs.make_private()
         rootfs.mount_rootfs(root)
-        rootfs.mount_auto(root, plan.mount_auto)
-        dev = devices.populate_dev(root, plan.autodev)
+        rootfs.mount_auto(root, plan.mount_auto, plan.cgroup_views)
+        dev = devices.populate_dev(root, plan.autodev, bind_nodes=bool(plan.idmap))
         keep = devices.open_terminals(dev, plan.ttys)
         for entry in plan.mounts:
             rootfs.mount_entry(root, entry)
         stdin = os.open("/dev/null", os.O_RDONLY)
-        log = os.open(plan.console_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
         rootfs.pivot(root)
         libc.sethostname(plan.hostname)
         libc.interface_up("lo")
@@ -234,6 +270,8 @@ def _container_init(plan, sync_r, err_w):
         os.dup2(log, 1)
         os.dup2(log, 2)
         _close_fds_except(set(keep) | {0, 1, 2, err_w})
+        if plan.containment is not None:
+            plan.containment.apply()
         if plan.gid is not None:
             os.setgroups([])
             os.setgid(plan.gid)

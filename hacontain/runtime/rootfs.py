@@ -8,6 +8,7 @@ mounts invisible-by-propagation, mounts the rootfs, proc, sys, the
 import os
 
 from hacontain.errors import ConfigError, KernelError
+from hacontain.runtime.security import cgroup_view, masks
 from hacontain.sys import libc
 
 _FLAG_OPTIONS = {
@@ -19,9 +20,6 @@ _FLAG_OPTIONS = {
     "defaults": 0, "auto": 0, "noauto": 0, "user": 0, "nouser": 0, "async": 0,
 }
 _OWN_OPTIONS = ("optional", "create=dir", "create=file")
-
-# Paths below /proc that stay read-only with proc:mixed (LXC's choice).
-_PROC_READONLY = ("sys", "sysrq-trigger")
 
 
 def inside(rootfs, path):
@@ -55,24 +53,39 @@ def mount_rootfs(rootfs):
 
 
 def mount_proc(rootfs, mode):
-    """proc at /proc; `mode` 'rw' or 'mixed' (sys and sysrq-trigger read-only)."""
+    """proc at /proc; `mode` 'rw' or 'mixed' (masks.PROC_READONLY read-only,
+    masks.PROC_MASKED hidden)."""
     target = inside(rootfs, "/proc")
     os.makedirs(target, exist_ok=True)
     libc.mount("proc", target, "proc", libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC)
     if mode == "mixed":
-        for name in _PROC_READONLY:
-            if os.path.exists(os.path.join(target, name)):
-                readonly_bind(os.path.join(target, name))
+        _protect(target, masks.PROC_READONLY, masks.PROC_MASKED)
 
 
 def mount_sys(rootfs, mode):
-    """sysfs at /sys; read-only unless `mode` is 'rw'."""
+    """sysfs at /sys: 'rw'; 'ro' read-only with masks.SYS_MASKED hidden; 'mixed'
+    like 'ro' but /sys/devices/virtual/net writable (as LXC)."""
     target = inside(rootfs, "/sys")
     os.makedirs(target, exist_ok=True)
     flags = libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC
-    if mode != "rw":
-        flags |= libc.MS_RDONLY
     libc.mount("sysfs", target, "sysfs", flags)
+    if mode == "rw":
+        return
+    if mode == "mixed":
+        net = os.path.join(target, "devices/virtual/net")
+        libc.mount(net, net, None, libc.MS_BIND | libc.MS_REC)
+    remount_readonly(target)
+    _protect(target, (), masks.SYS_MASKED)
+
+
+def _protect(directory, readonly_names, masked_names):
+    """Make the named entries below `directory` read-only or masked (absent ones skipped)."""
+    for name in readonly_names:
+        if os.path.lexists(os.path.join(directory, name)):
+            readonly_bind(os.path.join(directory, name))
+    for name in masked_names:
+        if os.path.lexists(os.path.join(directory, name)):
+            masks.mask(os.path.join(directory, name))
 
 
 def readonly_bind(path):
@@ -82,23 +95,20 @@ def readonly_bind(path):
 
 
 def remount_readonly(path):
-    """Remount a bind mount read-only, keeping its other locked flags."""
+    """Remount a mount read-only, keeping its nosuid, nodev and noexec (a remount
+    replaces them, and a user namespace refuses to clear locked ones)."""
+    vfs = os.statvfs(path)
     flags = libc.MS_BIND | libc.MS_REMOUNT | libc.MS_RDONLY
-    try:
-        libc.mount(None, path, None, flags)
-    except KernelError:
-        # Locked flags (nosuid, nodev, noexec) must be repeated in a user namespace.
-        vfs = os.statvfs(path)
-        extra = 0
-        for bit, flag in ((os.ST_NOSUID, libc.MS_NOSUID), (os.ST_NODEV, libc.MS_NODEV),
-                          (os.ST_NOEXEC, libc.MS_NOEXEC)):
-            if vfs.f_flag & bit:
-                extra |= flag
-        libc.mount(None, path, None, flags | extra)
+    for bit, flag in ((os.ST_NOSUID, libc.MS_NOSUID), (os.ST_NODEV, libc.MS_NODEV),
+                      (os.ST_NOEXEC, libc.MS_NOEXEC)):
+        if vfs.f_flag & bit:
+            flags |= flag
+    libc.mount(None, path, None, flags)
 
 
-def mount_auto(rootfs, words):
-    """Apply `lxc.mount.auto`: proc and sys always (default proc:mixed sys:ro)."""
+def mount_auto(rootfs, words, cgroup_views=()):
+    """Apply `lxc.mount.auto`: proc and sys always (default proc:mixed sys:ro), the
+    cgroup hierarchies `cgroup_views` (see security.cgroup_view) when asked for."""
     proc_mode, sys_mode = "mixed", "ro"
     for word in words:
         kind, _, mode = word.partition(":")
@@ -108,6 +118,9 @@ def mount_auto(rootfs, words):
             sys_mode = mode or "ro"
     mount_proc(rootfs, proc_mode)
     mount_sys(rootfs, sys_mode)
+    cgroup_mode = cgroup_view.mode_of(words)
+    if cgroup_mode is not None and cgroup_views:
+        cgroup_view.mount(inside(rootfs, "/sys/fs/cgroup"), cgroup_mode, cgroup_views)
 
 
 def split_options(options):

@@ -7,6 +7,7 @@ it exists in the checkout; until then it is simply not collected.
 GUEST_TEST_FILES = (
     "tests/vm/guest/test_cgroup_v2_basics.py",
     "tests/integration/test_cgroup_v2.py",
+    "tests/integration/test_containment.py",
 )
 
 

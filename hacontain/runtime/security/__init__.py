@@ -1,0 +1,1 @@
+"""Containment: capabilities, seccomp, masked paths, user namespaces, AppArmor."""

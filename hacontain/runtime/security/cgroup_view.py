@@ -1,0 +1,71 @@
+"""The container's /sys/fs/cgroup (`lxc.mount.auto = cgroup:ro|mixed|rw`).
+
+Each hierarchy the container has a cgroup on is mounted inside the container's
+cgroup namespace, so its root is the container's own cgroup: nothing above it
+(the host's cgroups, other containers) is visible. A tmpfs holds the mount
+points on a v1 or hybrid host; a pure v2 host gets cgroup2 at /sys/fs/cgroup.
+
+    ro     every hierarchy read-only
+    mixed  the hierarchies writable (sub-cgroups can be made, as systemd does),
+           but the files of the container's own cgroup read-only: its limits
+           and its cgroup.procs (moving a process out of a sub-cgroup back to
+           the root) stay the host's
+    rw     everything writable, the container's own limits too
+A bare `cgroup` is `cgroup:mixed`.
+"""
+
+import os
+
+from hacontain.sys import libc
+
+MODES = ("ro", "mixed", "rw")
+
+
+def mode_of(words):
+    """The cgroup mode `lxc.mount.auto` words ask for; None when no cgroup is mounted."""
+    mode = None
+    for word in words:
+        kind, _, value = word.partition(":")
+        if kind in ("cgroup", "cgroup-full"):
+            mode = value.split(":")[0] or "mixed"
+            mode = mode if mode in MODES else "mixed"
+    return mode
+
+
+def hierarchies(keys):
+    """(mount key, fstype, mount options) for the host hierarchies named by `keys`."""
+    from hacontain.runtime.cgroups.layout import detect_layout
+    result = []
+    for hierarchy in detect_layout().hierarchies:
+        if hierarchy.key in keys:
+            if hierarchy.version == 2:
+                result.append((hierarchy.key, "cgroup2", None))
+            else:
+                result.append((hierarchy.key, "cgroup", ",".join(sorted(hierarchy.controllers))))
+    return tuple(result)
+
+
+def mount(target, mode, views):
+    """Mount `views` (from hierarchies()) at `target` in `mode`; run inside the cgroup ns."""
+    flags = libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC
+    readonly = libc.MS_RDONLY if mode == "ro" else 0
+    os.makedirs(target, exist_ok=True)
+    if len(views) == 1 and views[0][0] == "":
+        _mount_one(target, views[0], flags | readonly, mode)
+        return
+    libc.mount("cgroup", target, "tmpfs", flags, "size=64k,mode=755")
+    for view in views:
+        path = os.path.join(target, view[0])
+        os.makedirs(path, exist_ok=True)
+        _mount_one(path, view, flags | readonly, mode)
+    libc.mount(None, target, None, libc.MS_REMOUNT | libc.MS_RDONLY | flags, "size=64k,mode=755")
+
+
+def _mount_one(path, view, flags, mode):
+    _, fstype, options = view
+    libc.mount("cgroup", path, fstype, flags, options)
+    if mode == "mixed":
+        from hacontain.runtime.rootfs import readonly_bind
+        for name in os.listdir(path):
+            if os.path.isfile(os.path.join(path, name)):
+                readonly_bind(os.path.join(path, name))

@@ -1,0 +1,51 @@
+"""Capability and no_new_privs system calls (prctl, capget, capset) through ctypes."""
+
+import ctypes
+
+from hacontain.sys import libc
+
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_CLEAR_ALL = 4
+_VERSION_3 = 0x20080522
+
+
+class _Header(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _Data(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def prctl(option, arg2=0, arg3=0, what="prctl"):
+    """prctl(2) with up to two arguments; KernelError naming `what`."""
+    result = libc._libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),
+                              ctypes.c_ulong(0), ctypes.c_ulong(0))
+    return libc._check(result, what)
+
+
+def drop_bounding(cap):
+    """Remove capability number `cap` from the bounding set (for good)."""
+    prctl(PR_CAPBSET_DROP, cap, what=f"drop bounding capability {cap}")
+
+
+def clear_ambient():
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, what="clear ambient capabilities")
+
+
+def set_no_new_privs():
+    prctl(PR_SET_NO_NEW_PRIVS, 1, what="set no_new_privs")
+
+
+def clear_inheritable(mask):
+    """Clear the capabilities of bit mask `mask` from the inheritable set: one left
+    there would come back at exec, whatever the bounding set says."""
+    header = _Header(_VERSION_3, 0)
+    data = (_Data * 2)()
+    libc._check(libc._libc.capget(ctypes.byref(header), data), "capget")
+    for half in range(2):
+        data[half].inheritable &= ~(mask >> (32 * half)) & 0xFFFFFFFF
+    libc._check(libc._libc.capset(ctypes.byref(header), data), "capset")

@@ -1,0 +1,24 @@
+"""Loading a seccomp BPF filter (prctl PR_SET_SECCOMP, SECCOMP_MODE_FILTER) through ctypes."""
+
+import ctypes
+
+from hacontain.sys import libc
+
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+
+
+class _Program(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def load_filter(program):
+    """Install `program` (packed struct sock_filter bytes) for this thread and its children.
+
+    Needs no_new_privs or CAP_SYS_ADMIN; the filter stays for good.
+    """
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _Program(len(program) // 8, ctypes.addressof(buffer))
+    result = libc._libc.prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER),
+                              ctypes.byref(fprog), ctypes.c_ulong(0), ctypes.c_ulong(0))
+    libc._check(result, "load seccomp filter", detail=f"{len(program) // 8} instructions")
