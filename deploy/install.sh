@@ -12,7 +12,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 packages=(
-    python3 python3-venv python3-dev gcc
+    python3 python3-venv python3-dev gcc libc6-dev
     pacemaker pacemaker-cli-utils corosync crmsh resource-agents fence-agents libxml2-utils
     lvm2 thin-provisioning-tools drbd-utils e2fsprogs util-linux
     lxc busybox-static debootstrap

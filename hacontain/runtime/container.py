@@ -283,8 +283,8 @@ class Container:
 
     def _interfaces(self, config):
         """The config's interfaces to make, checked against this host (pyroute2 only if any)."""
-        if not config.nets:
-            return []
+        if all(net.type == "empty" for net in config.nets):
+            return []                         # loopback only: nothing to make
         from hacontain.runtime.network.validate import prepare
         return prepare(config, self.name)
 
