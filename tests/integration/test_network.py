@@ -305,6 +305,12 @@ from hacontain.runtime.container import Container
 assert Container(sys.argv[1]).info()["state"] == "RUNNING"
 print(" ".join(sys.modules))
 """
+START_MODULES = """
+import sys
+from hacontain.runtime.container import Container
+Container(sys.argv[1]).start()
+print(" ".join(sys.modules))
+"""
 
 
 def test_monitor_and_info_import_pyroute2_only_for_containers_with_interfaces(
@@ -317,8 +323,20 @@ def test_monitor_and_info_import_pyroute2_only_for_containers_with_interfaces(
         assert monitor.returncode == 0 and "pyroute2" not in monitor.stderr
     loaded = {name: run(["nsenter", f"--net={host.path}", sys.executable, "-c", INFO_MODULES,
                          name]).stdout.split() for name in (plain, veth)}
-    assert "pyroute2.iproute.linux" not in loaded[plain]
-    assert "pyroute2.iproute.linux" in loaded[veth]
+    assert not [module for module in loaded[plain] if module.startswith("pyroute2")]
+    assert "pyroute2.netlink.rtnl.ifinfmsg" in loaded[veth]
+
+
+def test_a_start_with_a_veth_loads_only_pyroute2_message_classes(host, container, lxcpath):
+    """Not pyroute2's IPRoute, nor what it drags in (asyncio, ssl, concurrent.futures...)."""
+    name = container(VETH + ["ipv4.address = 192.0.2.95/24", "ipv4.gateway = auto"])
+    modules = set(run(["nsenter", f"--net={host.path}", sys.executable, "-c", START_MODULES,
+                       name]).stdout.split())
+    assert {"pyroute2.netlink.rtnl.ifinfmsg", "pyroute2.netlink.rtnl.rtmsg"} <= modules
+    heavy = {"asyncio", "ssl", "concurrent.futures", "unittest", "pyroute2.iproute",
+             "pyroute2.iproute.linux"}
+    assert not modules & heavy, sorted(modules & heavy)
+    assert "0% packet loss" in inside(host, name, "ping -c1 -W5 192.0.2.1").stdout
 
 
 def test_depth_20_monitor_finds_a_down_or_missing_interface(host, container, lxcpath):

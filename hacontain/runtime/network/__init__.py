@@ -1,4 +1,4 @@
-"""Container networking: `lxc.net.N.*` interfaces made with netlink (pyroute2).
+"""Container networking: `lxc.net.N.*` interfaces made with rtnetlink.
 
     spec      the config's interfaces with names and MACs filled in (no host access)
     validate  the interfaces checked against this host's netns, before anything is made
@@ -6,7 +6,8 @@
     teardown  undo setup: host-side veth ends deleted, phys interfaces given back
     hold      keep a container's netns alive with a bind mount (RUNDIR/NAME/netns)
     view      interfaces and addresses inside a running container, for `hacontain info`
-    netlink   the only module importing pyroute2
+    netlink   requests over hacontain's own netlink socket; the only module importing
+              pyroute2 (its message classes only)
 
 Nothing here is imported unless a container has interfaces beyond loopback.
 """

@@ -1,65 +1,207 @@
-"""Netlink sockets through pyroute2: the only module that imports it.
+"""rtnetlink over hacontain's own NETLINK_ROUTE socket: the only module that imports pyroute2.
 
-`host()` is a socket in the netns this process runs in; `inside(fd)` one
-in the netns open at `fd`, made by entering that netns with setns(2) for
-the socket() call only and returning at once (no child process; hacontain
-runs single-threaded, and setns affects only the calling thread anyway).
-A netlink socket keeps the netns it was made in, so every later request
-on it acts there. `call` turns a NetlinkError into a KernelError naming
-the operation and the interface.
+pyroute2 serves only for its message classes (ifinfmsg, ifaddrmsg, rtmsg),
+which encode requests and decode replies; each is loaded when first needed,
+without pyroute2's IPRoute (asyncio, ssl, concurrent.futures...) or its
+all-API __init__. Every change is acknowledged (NLM_F_ACK); a dump is read
+to NLMSG_DONE; a kernel error is a KernelError naming the operation and
+the interface. `host()` is a socket in the netns this process runs in;
+`inside(fd)` one in the netns open at `fd`, made by entering that netns
+with setns(2) for the socket() call only (no child process; setns affects
+only the calling thread). A netlink socket keeps the netns it was made in,
+so every later request on it acts there.
 """
 
+import errno
 import os
+import socket
+import struct
 
 from hacontain.errors import KernelError
 from hacontain.sys import libc
 
+NETLINK_ROUTE = 0
+RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
+RTM_NEWADDR, RTM_GETADDR, RTM_NEWROUTE = 20, 22, 24
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP_INTR = 0x1, 0x4, 0x10
+NLM_F_DUMP, NLM_F_EXCL, NLM_F_CREATE = 0x300, 0x200, 0x400
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+IFF_UP = 0x1
+FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6}
+RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_LINK, RTN_UNICAST = 254, 3, 253, 1
+HEADER = struct.Struct("=IHHII")     # struct nlmsghdr: length, type, flags, sequence, port
+SEQUENCE, SEQUENCE_OFFSET = struct.Struct("=I"), 8
+ERROR = struct.Struct("=i")          # the errno (negative) after NLMSG_ERROR's / NLMSG_DONE's header
+BUFFER = 65536                       # > the 32 KiB the kernel puts in one datagram at most
+
 
 def host():
-    """An IPRoute in this process's netns."""
-    return _iproute()()
+    """A Socket in this process's netns."""
+    return Socket()
 
 
 def inside(netns_fd, path=None):
-    """An IPRoute in the netns open at `netns_fd` (`path` for errors)."""
+    """A Socket in the netns open at `netns_fd` (`path` for errors)."""
     own = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
         libc.setns(netns_fd, libc.CLONE_NEWNET, path)
         try:
-            return _iproute()()
+            return Socket()
         finally:
             libc.setns(own, libc.CLONE_NEWNET, "/proc/self/ns/net")
     finally:
         os.close(own)
 
 
-def call(op, target, method, /, *args, **kwargs):
-    """`method(*args, **kwargs)`; a netlink error becomes KernelError(op, errno, target)."""
-    from pyroute2.netlink.exceptions import NetlinkError
-    try:
-        return method(*args, **kwargs)
-    except NetlinkError as exc:
-        raise KernelError(op, exc.code, target) from None
-
-
 def missing(error):
     """True when a KernelError says the interface is gone (ENODEV)."""
-    import errno
     return error.errno in (errno.ENODEV, errno.ENOENT)
 
 
-def _iproute():
-    """pyroute2's IPRoute, loaded without running pyroute2/__init__.py.
+def link_info(kind, data):
+    """The IFLA_LINKINFO attribute of a `kind` link with IFLA_INFO_DATA `data` (attributes)."""
+    return ("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", kind),
+                                        ("IFLA_INFO_DATA", {"attrs": data})]})
 
-    That __init__ imports every pyroute2 API (NDB, IPDB, nftables, ethtool,
-    ...): about 100 ms more than IPRoute itself needs, on every start. The
-    package is registered bare (its path only), so importing
-    pyroute2.iproute.linux loads just what that module imports.
+
+class Socket:
+    """A NETLINK_ROUTE socket: queries and acknowledged changes of links, addresses, routes."""
+
+    def __init__(self):
+        self._socket = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                                     NETLINK_ROUTE)
+        self._sequence = 0
+
+    def close(self):
+        self._socket.close()
+
+    def link(self, name):
+        """The ifinfmsg of interface `name`; None when there is none."""
+        try:
+            return self._request("look up", name, RTM_GETLINK,
+                                 _message("ifinfmsg", attrs=[("IFLA_IFNAME", name)]))[0]
+        except KernelError as exc:
+            if missing(exc):
+                return None
+            raise
+
+    def links(self):
+        """An ifinfmsg per interface."""
+        return self._request("list interfaces", None, RTM_GETLINK, _message("ifinfmsg"),
+                             dump=True)
+
+    def addresses(self, version=None):
+        """An ifaddrmsg per address (of IP `version` 4 or 6 only, when given)."""
+        return self._request("list addresses", None, RTM_GETADDR,
+                             _message("ifaddrmsg", family=FAMILIES.get(version, 0)), dump=True)
+
+    def add_link(self, op, name, attrs, up=False):
+        """Create a link from its IFLA_* `attrs`, up or not."""
+        self._request(op, name, RTM_NEWLINK, _link_message(0, attrs, up),
+                      NLM_F_CREATE | NLM_F_EXCL)
+
+    def set_link(self, op, name, index, attrs=(), up=None):
+        """Change link `index`: its IFLA_* `attrs`; up, down or as it is (None)."""
+        self._request(op, name, RTM_NEWLINK, _link_message(index, attrs, up))
+
+    def delete_link(self, op, name, index):
+        self._request(op, name, RTM_DELLINK, _message("ifinfmsg", index=index))
+
+    def add_address(self, op, name, index, address):
+        """Add `address` (an ipaddress interface: address and prefix) to link `index`."""
+        text = str(address.ip)
+        self._request(op, name, RTM_NEWADDR, _message(
+            "ifaddrmsg", family=FAMILIES[address.version], prefixlen=address.network.prefixlen,
+            index=index, attrs=[("IFA_LOCAL", text), ("IFA_ADDRESS", text)]),
+            NLM_F_CREATE | NLM_F_EXCL)
+
+    def add_route(self, op, name, index, destination, gateway=None):
+        """Route `destination` (an ipaddress network) out of link `index`, via `gateway` or on-link."""
+        attrs = [("RTA_OIF", index)]
+        if destination.prefixlen:
+            attrs.append(("RTA_DST", str(destination.network_address)))
+        if gateway is not None:
+            attrs.append(("RTA_GATEWAY", str(gateway)))
+        self._request(op, name, RTM_NEWROUTE, _message(
+            "rtmsg", family=FAMILIES[destination.version], dst_len=destination.prefixlen,
+            table=RT_TABLE_MAIN, proto=RTPROT_BOOT, type=RTN_UNICAST,
+            scope=0 if gateway is not None else RT_SCOPE_LINK, attrs=attrs),
+            NLM_F_CREATE | NLM_F_EXCL)
+
+    def _request(self, op, target, kind, message, flags=0, dump=False):
+        """Send `message` as a `kind` request; its decoded replies (a dump: all its parts).
+
+        A dump that the kernel marks inconsistent (links changed meanwhile) is
+        asked again.
+        """
+        header = message["header"]
+        header["type"] = kind
+        header["flags"] = NLM_F_REQUEST | (NLM_F_DUMP if dump else NLM_F_ACK | flags)
+        message.encode()
+        while True:
+            replies, consistent = self._exchange(op, target, bytearray(message.data),
+                                                 type(message))
+            if consistent:
+                return replies
+
+    def _exchange(self, op, target, request, reply_class):
+        """Send `request` under a new sequence number: (its replies, whether it was consistent)."""
+        self._sequence += 1
+        SEQUENCE.pack_into(request, SEQUENCE_OFFSET, self._sequence)
+        self._socket.send(request)
+        replies, consistent = [], True
+        while True:
+            data = self._receive(op, target)
+            offset = 0
+            while offset + HEADER.size <= len(data):
+                length, kind, flags, sequence, _ = HEADER.unpack_from(data, offset)
+                if not HEADER.size <= length <= len(data) - offset:
+                    raise KernelError(op, errno.EBADMSG, target, "a malformed netlink reply")
+                if sequence == self._sequence:
+                    if kind in (NLMSG_ERROR, NLMSG_DONE):
+                        error = ERROR.unpack_from(data, offset + HEADER.size)[0] \
+                            if length >= HEADER.size + ERROR.size else 0
+                        if error:
+                            raise KernelError(op, -error, target)
+                        return replies, consistent
+                    consistent &= not flags & NLM_F_DUMP_INTR
+                    reply = reply_class(data[offset:offset + length])
+                    reply.decode()
+                    replies.append(reply)
+                offset += (length + 3) & ~3
+
+    def _receive(self, op, target):
+        """One datagram; EMSGSIZE if it did not fit in BUFFER."""
+        data, _, flags, _ = self._socket.recvmsg(BUFFER)
+        if flags & socket.MSG_TRUNC:
+            raise KernelError(op, errno.EMSGSIZE, target, "netlink reply truncated")
+        return data
+
+
+def _link_message(index, attrs, up):
+    fields = {} if up is None else {"flags": IFF_UP if up else 0, "change": IFF_UP}
+    return _message("ifinfmsg", index=index, attrs=attrs, **fields)
+
+
+def _message(name, attrs=(), **fields):
+    """A pyroute2 `name` message (ifinfmsg, ifaddrmsg, rtmsg) with header `fields` and `attrs`."""
+    message = _message_class(name)()
+    message.update(fields)
+    message["attrs"] = list(attrs)
+    return message
+
+
+def _message_class(name):
+    """pyroute2.netlink.rtnl.<name>.<name>, loaded without running pyroute2/__init__.py.
+
+    That __init__ imports every pyroute2 API (IPRoute, NDB, nftables, ...):
+    about 100 ms, on every start. The package is registered bare (its path
+    only), so importing the message module loads just what it imports.
     """
+    import importlib
     import sys
     if "pyroute2" not in sys.modules:
         import importlib.util
         package = importlib.util.module_from_spec(importlib.util.find_spec("pyroute2"))
         sys.modules["pyroute2"] = package
-    from pyroute2.iproute.linux import IPRoute
-    return IPRoute
+    return getattr(importlib.import_module(f"pyroute2.netlink.rtnl.{name}"), name)

@@ -17,8 +17,6 @@ import ipaddress
 from hacontain.errors import KernelError
 from hacontain.runtime.network import netlink
 
-SCOPE_LINK = 253
-
 
 def setup(interfaces, netns_fd, netns_path):
     """Create and configure `interfaces` in the netns open at `netns_fd`."""
@@ -37,47 +35,45 @@ def setup(interfaces, netns_fd, netns_path):
 
 
 def _link_settings(interface):
-    settings = {}
-    if interface.hwaddr:
-        settings["address"] = interface.hwaddr
-    if interface.mtu:
-        settings["mtu"] = interface.mtu
-    return settings
+    """The IFLA_ADDRESS / IFLA_MTU attributes the config sets."""
+    return [(key, value) for key, value in (("IFLA_ADDRESS", interface.hwaddr),
+                                            ("IFLA_MTU", interface.mtu)) if value]
 
 
 def _create(interface, host, netns_fd):
     if interface.type == "veth":
-        peer = {"ifname": interface.name, "net_ns_fd": netns_fd, **_link_settings(interface)}
-        extra = {"master": interface.link_index} if interface.link_index else {}
+        peer = [("IFLA_IFNAME", interface.name), ("IFLA_NET_NS_FD", netns_fd),
+                *_link_settings(interface)]
+        attrs = [("IFLA_IFNAME", interface.host_name),
+                 netlink.link_info("veth", [("VETH_INFO_PEER", {"attrs": peer})])]
+        if interface.link_index:
+            attrs.append(("IFLA_MASTER", interface.link_index))
         if interface.mtu:
-            extra["mtu"] = interface.mtu
-        netlink.call("create veth", interface.host_name, host.link, "add",
-                     ifname=interface.host_name, kind="veth", state="up", peer=peer, **extra)
+            attrs.append(("IFLA_MTU", interface.mtu))
+        host.add_link("create veth", interface.host_name, attrs, up=True)
     elif interface.type == "macvlan":
-        netlink.call("create macvlan", interface.name, host.link, "add", ifname=interface.name,
-                     kind="macvlan", link=interface.link_index, macvlan_mode=interface.mode,
-                     net_ns_fd=netns_fd, **_link_settings(interface))
+        host.add_link("create macvlan", interface.name, [
+            ("IFLA_IFNAME", interface.name), ("IFLA_LINK", interface.link_index),
+            ("IFLA_NET_NS_FD", netns_fd), *_link_settings(interface),
+            netlink.link_info("macvlan", [("IFLA_MACVLAN_MODE", interface.mode)])])
     else:
-        netlink.call("move into the container", interface.link, host.link, "set",
-                     index=interface.link_index, net_ns_fd=netns_fd, ifname=interface.name)
+        host.set_link("move into the container", interface.link, interface.link_index,
+                      [("IFLA_NET_NS_FD", netns_fd), ("IFLA_IFNAME", interface.name)])
 
 
 def _configure(interface, inside):
     name = interface.name
-    found = netlink.call("look up", name, inside.link_lookup, ifname=name)
-    if not found:
+    link = inside.link(name)
+    if link is None:
         raise KernelError("look up in the container", errno.ENODEV, name)
-    index = found[0]
+    index = link["index"]
     if interface.type == "phys" and _link_settings(interface):
-        netlink.call("set MAC/MTU", name, inside.link, "set", index=index,
-                     **_link_settings(interface))
+        inside.set_link("set MAC/MTU", name, index, _link_settings(interface))
     for text in interface.ipv4 + interface.ipv6:
-        address = ipaddress.ip_interface(text)
-        netlink.call(f"add address {text}", name, inside.addr, "add", index=index,
-                     address=str(address.ip), prefixlen=address.network.prefixlen)
+        inside.add_address(f"add address {text}", name, index, ipaddress.ip_interface(text))
     if not interface.up:
         return
-    netlink.call("set up", name, inside.link, "set", index=index, state="up")
+    inside.set_link("set up", name, index, up=True)
     for gateway, addresses in ((interface.gateway4, interface.ipv4),
                                (interface.gateway6, interface.ipv6)):
         if gateway:
@@ -86,10 +82,8 @@ def _configure(interface, inside):
 
 def _add_default_route(inside, name, index, gateway, addresses):
     networks = [ipaddress.ip_interface(text).network for text in addresses]
-    width = gateway.max_prefixlen
     if not any(gateway in network for network in networks):
-        netlink.call(f"add route to gateway {gateway}", name, inside.route, "add",
-                     dst=f"{gateway}/{width}", oif=index, scope=SCOPE_LINK)
-    default = "0.0.0.0/0" if gateway.version == 4 else "::/0"
-    netlink.call(f"add default route via {gateway}", name, inside.route, "add",
-                 dst=default, gateway=str(gateway), oif=index)
+        inside.add_route(f"add route to gateway {gateway}", name, index,
+                         ipaddress.ip_network(gateway))
+    default = ipaddress.ip_network("0.0.0.0/0" if gateway.version == 4 else "::/0")
+    inside.add_route(f"add default route via {gateway}", name, index, default, gateway)

@@ -52,21 +52,20 @@ def _give_back(records, held_path):
 
 def _give_back_one(record, inside, own_netns):
     """Find the NIC by its container-side name, else by its original index; move it out."""
-    original = record["original"]
-    found = netlink.call("look up", record["name"], inside.link_lookup, ifname=record["name"])
-    if not found:
-        indexes = {message["index"] for message in
-                   netlink.call("list interfaces", record["name"], inside.get_links)}
-        found = [original["index"]] if original["index"] in indexes else []
-    if not found:
+    name, original = record["name"], record["original"]
+    link = inside.link(name)
+    if link is not None:
+        index = link["index"]
+    elif original["index"] in {message["index"] for message in inside.links()}:
+        index = original["index"]
+    else:
         return
-    index = found[0]
-    restore = {"state": "down", "mtu": original["mtu"]}
+    restore = [("IFLA_MTU", original["mtu"])]
     if original.get("hwaddr"):
-        restore["address"] = original["hwaddr"]
-    netlink.call("restore MTU/MAC", record["name"], inside.link, "set", index=index, **restore)
-    netlink.call(f"give back as {original['name']}", record["name"], inside.link, "set",
-                 index=index, net_ns_fd=own_netns, ifname=original["name"])
+        restore.append(("IFLA_ADDRESS", original["hwaddr"]))
+    inside.set_link("restore MTU/MAC", name, index, restore, up=False)
+    inside.set_link(f"give back as {original['name']}", name, index,
+                    [("IFLA_NET_NS_FD", own_netns), ("IFLA_IFNAME", original["name"])])
 
 
 def _delete_host_ends(records):
@@ -85,13 +84,11 @@ def _delete_host_ends(records):
 
 def _delete_veth(host, name):
     """Delete veth `name` if it (still) exists and is a veth."""
+    link = host.link(name)
+    if link is None or link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") != "veth":
+        return
     try:
-        found = netlink.call("look up", name, host.link_lookup, ifname=name)
-        if not found:
-            return
-        link = netlink.call("look up", name, host.get_links, found[0])[0]
-        if link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") == "veth":
-            netlink.call("delete veth", name, host.link, "del", index=found[0])
+        host.delete_link("delete veth", name, link["index"])
     except KernelError as exc:
         if not netlink.missing(exc):
             raise

@@ -11,7 +11,6 @@ Interfaces, so setup looks nothing up again.
 """
 
 import ipaddress
-import socket
 
 from hacontain.runtime.network import netlink, spec
 
@@ -30,8 +29,7 @@ def prepare(config, container_name):
 
 def resolve(config, interfaces, host):
     """`interfaces` checked against the netns of socket `host`, host facts filled in."""
-    links = {message.get_attr("IFLA_IFNAME"): message
-             for message in netlink.call("list interfaces", None, host.get_links)}
+    links = {message.get_attr("IFLA_IFNAME"): message for message in host.links()}
     problems = _Problems(config)
     _check_unique(interfaces, problems)
     return [_resolve_one(interface, links, host, problems) for interface in interfaces]
@@ -108,9 +106,9 @@ def _link_address(interface, family, link_index, host, problems):
     if link_index is None or interface.type == "phys":
         raise problems.error(interface, sub, "auto needs a bridge or parent in "
                                              f"lxc.net.{interface.index}.link")
-    kind = socket.AF_INET if family == 4 else socket.AF_INET6
-    for message in netlink.call("list addresses", interface.link, host.get_addr,
-                                family=kind, index=link_index):
+    for message in host.addresses(family):
+        if message["index"] != link_index:
+            continue
         address = ipaddress.ip_address(message.get_attr("IFA_ADDRESS"))
         if not address.is_link_local:
             return str(address)

@@ -20,8 +20,8 @@ def interfaces(pid):
     finally:
         os.close(netns)
     try:
-        links = netlink.call("list interfaces", None, inside.get_links)
-        addresses = netlink.call("list addresses", None, inside.get_addr)
+        links = inside.links()
+        addresses = inside.addresses()
     finally:
         inside.close()
     result = {}
