@@ -31,7 +31,7 @@ FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6}
 RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_LINK, RTN_UNICAST = 254, 3, 253, 1
 HEADER = struct.Struct("=IHHII")     # struct nlmsghdr: length, type, flags, sequence, port
 SEQUENCE, SEQUENCE_OFFSET = struct.Struct("=I"), 8
-ERROR = struct.Struct("=i")          # the errno (negative) after NLMSG_ERROR's / NLMSG_DONE's header
+ERROR = struct.Struct("=i")          # -errno, after an NLMSG_ERROR / NLMSG_DONE header
 BUFFER = 65536                       # > the 32 KiB the kernel puts in one datagram at most
 
 
@@ -105,6 +105,7 @@ class Socket:
         self._request(op, name, RTM_NEWLINK, _link_message(index, attrs, up))
 
     def delete_link(self, op, name, index):
+        """Delete link `index` (a veth takes its peer with it)."""
         self._request(op, name, RTM_DELLINK, _message("ifinfmsg", index=index))
 
     def add_address(self, op, name, index, address):
@@ -116,7 +117,7 @@ class Socket:
             NLM_F_CREATE | NLM_F_EXCL)
 
     def add_route(self, op, name, index, destination, gateway=None):
-        """Route `destination` (an ipaddress network) out of link `index`, via `gateway` or on-link."""
+        """Route `destination` (ipaddress network) out of link `index`, via `gateway` or on-link."""
         attrs = [("RTA_OIF", index)]
         if destination.prefixlen:
             attrs.append(("RTA_DST", str(destination.network_address)))
