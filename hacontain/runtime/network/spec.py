@@ -8,7 +8,6 @@ the same on every start. A MAC with `xx` digits is filled at random, the
 first octet kept a locally administered unicast address.
 """
 
-import hashlib
 import random
 
 from hacontain.errors import ConfigError
@@ -102,7 +101,8 @@ def _interface(net, name, container_name):
 
 def generated_host_name(container_name, index):
     """`hc` + 8 hex digits of the container name's hash + `_` + index (<= 15 characters)."""
-    digest = hashlib.sha1(container_name.encode()).hexdigest()[:8]
+    import zlib
+    digest = f"{zlib.crc32(container_name.encode()):08x}"
     name = f"hc{digest}_{index}"
     if len(name) > 15:
         raise ConfigError(f"interface index {index} too large for a generated veth name; "
