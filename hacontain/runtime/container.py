@@ -56,7 +56,12 @@ class Container:
     def check(self, config=None):
         """Check the config against this host; raise what is wrong, change nothing."""
         config = config or self.load_config()
-        self._interfaces(config)
+        self._checked_interfaces(config)
+        return config
+
+    def _checked_interfaces(self, config):
+        """check()'s work; returns the prepared interfaces, so start makes that (netlink) part once."""
+        interfaces = self._interfaces(config)
         rootfs = self._rootfs(config)
         init = self._init_argv(config)[0]
         if not _exists_inside(rootfs, init):
@@ -68,7 +73,7 @@ class Container:
         idmap.check(config)
         if config.idmap:
             idmap.check_rootfs(rootfs, config.idmap, self.name)
-        return config
+        return interfaces
 
     # -- start -------------------------------------------------------------
 
@@ -81,8 +86,9 @@ class Container:
                 return
             if current.present:
                 self._cleanup(current.state)
-            config = self.check()
-            self._launch(config, timeout, foreground=False)
+            config = self.load_config()
+            interfaces = self._checked_interfaces(config)
+            self._launch(config, timeout, foreground=False, interfaces=interfaces)
 
     def execute(self, argv, timeout=30.0):
         """Run `argv` as the init of a temporary container; its exit code."""
@@ -103,11 +109,12 @@ class Container:
             with statefile.Lock(self.name):
                 self._cleanup(record)
 
-    def _launch(self, config, timeout, foreground):
+    def _launch(self, config, timeout, foreground, interfaces=None):
         from hacontain.runtime.launch import Launch, Plan
         from hacontain.runtime.security import cgroup_view, containment
         rootfs = self._rootfs(config)
-        interfaces = self._interfaces(config)
+        if interfaces is None:
+            interfaces = self._interfaces(config)
         network = [interface.record() for interface in interfaces]
         os.makedirs(statefile.directory(self.name), mode=0o700, exist_ok=True)
         plan = Plan(
@@ -139,9 +146,8 @@ class Container:
                 console_log=plan.console_log, foreground=foreground, network=network)
             containment.save(plan.containment, _containment_record(self.name))
             statefile.write(record)
-            if interfaces:
-                self._setup_network(launch.pid, interfaces)
-            launch.release()
+            launch.release(before_exec=(lambda: self._setup_network(launch.pid, interfaces))
+                           if interfaces else None)
         except BaseException as failure:
             self._undo_launch(launch, cgroup, network, failure)
             raise

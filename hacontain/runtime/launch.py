@@ -3,14 +3,14 @@
     parent ──fork──> first child: setsid, enter cgroup, unshare namespaces
                         └──fork──> container init (PID 1 of the new pid ns)
                                    waits for "go", builds its filesystem,
-                                   pivots, execs the init command
+                                   pivots, waits for "exec", execs the init
 
 The first child exits at once (unless `foreground`), so the init belongs to
 no process of ours: killing the caller, or its whole process group, never
 kills the container. The init enters the container's cgroup (through the
 first child, before any unshare) so nothing it forks can escape, and waits
-for the parent's "go" so the parent can record state and set up networking
-first. A close-on-exec pipe reports any failure before exec; its EOF means
+for the parent's "go" so the parent can record state first, and for its
+"exec" so the parent can set up networking meanwhile. A close-on-exec pipe reports any failure before exec; its EOF means
 the init command is running.
 """
 
@@ -112,10 +112,26 @@ class Launch:
         _reap(self.first_child)
         raise self._child_error() or HacontainError("the container's first process died")
 
-    def release(self):
-        """Let the init set itself up and exec; raise its error if it fails."""
+    def release(self, before_exec=None):
+        """Let the init set up its filesystem while `before_exec` runs here (the
+        network: the two overlap), then let it exec; raise its error if it fails.
+
+        When before_exec fails, the init's own error is raised if it failed
+        too, else before_exec's; the init is left waiting either way, for the
+        caller to undo what before_exec made and then abort().
+        """
+        self._send(b"g")
+        if before_exec is not None:
+            try:
+                before_exec()
+            except BaseException:
+                if select.select([self._err_r], [], [], 0)[0]:
+                    error = self._child_error()
+                    if error is not None:
+                        raise error from None
+                raise
         try:
-            os.write(self._sync_w, b"g")
+            self._send(b"x")
             os.close(self._sync_w)
             self._sync_w = None
             error = self._child_error()
@@ -125,6 +141,12 @@ class Launch:
         if error is not None:
             self.abort()
             raise error
+
+    def _send(self, byte):
+        try:
+            os.write(self._sync_w, byte)
+        except BrokenPipeError:
+            pass                              # the init is gone: its report says why
 
     def _child_error(self):
         data = _read_all(self._err_r, self.deadline)
@@ -253,7 +275,6 @@ def _container_init(plan, sync_r, err_w, log):
     try:
         if os.read(sync_r, 1) != b"g":
             os._exit(1)
-        os.close(sync_r)
         root = plan.rootfs
         rootfs.make_private()
         rootfs.mount_rootfs(root)
@@ -266,6 +287,8 @@ def _container_init(plan, sync_r, err_w, log):
         rootfs.pivot(root)
         libc.sethostname(plan.hostname)
         libc.interface_up("lo")
+        if os.read(sync_r, 1) != b"x":             # the parent's network is ready
+            os._exit(1)
         os.dup2(stdin, 0)
         os.dup2(log, 1)
         os.dup2(log, 2)
