@@ -283,6 +283,7 @@ class Container:
                 self._empty_and_remove(cgroup)
             if record.network:
                 self._teardown_network(record.network)
+        _remove_file(_containment_record(self.name))
         statefile.remove(self.name)
 
     # -- network -------------------------------------------------------------
@@ -448,6 +449,13 @@ class Container:
 def _containment_record(name):
     """Where the containment applied to a container's init is recorded for attach."""
     return os.path.join(statefile.directory(name), "containment")
+
+
+def _remove_file(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _is_device_key(key):

@@ -111,6 +111,15 @@ def test_container_survives_its_starter_being_killed(make_container, tmp_path):
     assert os.getpgid(record.pid) != starter.pid
 
 
+def test_stop_leaves_only_the_lock_and_console_log_in_the_run_directory(make_container):
+    container = make_container()
+    container.start()
+    directory = statefile.directory(container.name)
+    assert {"state.json", "containment"} <= set(os.listdir(directory))
+    container.stop(timeout=0, kill=True)
+    assert set(os.listdir(directory)) <= {"lock", "console.log"}
+
+
 def test_stale_state_with_a_reused_pid_reads_stopped(make_container):
     container = make_container()
     container.start()
