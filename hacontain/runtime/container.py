@@ -94,6 +94,7 @@ class Container:
         """Run `argv` as the init of a temporary container; its exit code."""
         with statefile.Lock(self.name):
             current = self.status()
+            self._check_same(current)
             if current.running:
                 raise StateError(f"container {self.name} is running")
             if current.present:
@@ -144,7 +145,7 @@ class Container:
                 pid=launch.pid, start_time=proc.start_time(launch.pid), started_at=time.time(),
                 halt_signal=self.halt_override or config.halt_signal or DEFAULT_HALT, cgroup=cgroup.paths,
                 console_log=plan.console_log, foreground=foreground, network=network)
-            containment.save(plan.containment, _containment_record(self.name))
+            containment.save(plan.containment, statefile.containment_record(self.name))
             statefile.write(record)
             launch.release(before_exec=(lambda: self._setup_network(launch.pid, interfaces))
                            if interfaces else None)
@@ -283,7 +284,6 @@ class Container:
                 self._empty_and_remove(cgroup)
             if record.network:
                 self._teardown_network(record.network)
-        _remove_file(_containment_record(self.name))
         statefile.remove(self.name)
 
     # -- network -------------------------------------------------------------
@@ -340,7 +340,7 @@ class Container:
         from hacontain.runtime.attach import attach
         from hacontain.runtime.security.containment import for_attach
         current = self._require_running()
-        confine = for_attach(_containment_record(self.name), current.state.pid)
+        confine = for_attach(statefile.containment_record(self.name), current.state.pid)
         return attach(current.state, self._open_recorded_cgroup(current.state), argv,
                       BASE_ENV + tuple(env or ()), confine)
 
@@ -444,18 +444,6 @@ class Container:
             if cgroup.pids():
                 cgroup.kill_all(KILL_GRACE)
             cgroup.remove()
-
-
-def _containment_record(name):
-    """Where the containment applied to a container's init is recorded for attach."""
-    return os.path.join(statefile.directory(name), "containment")
-
-
-def _remove_file(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _is_device_key(key):

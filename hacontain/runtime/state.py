@@ -66,12 +66,19 @@ def write(state):
         raise KernelError("write state", exc.errno, target) from None
 
 
+def containment_record(name):
+    """RUNDIR/NAME/containment: the confinement start applied, for attach."""
+    return os.path.join(directory(name), "containment")
+
+
 def remove(name):
-    """Remove the state file (the directory stays: it holds the lock)."""
-    try:
-        os.unlink(paths.state_file(name))
-    except FileNotFoundError:
-        pass
+    """Remove the state file and the containment record (the directory stays:
+    it holds the lock and the console log)."""
+    for path in (paths.state_file(name), containment_record(name)):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
 
 
 def names():

@@ -201,6 +201,7 @@ def test_failed_setup_leaves_nothing(make_container, tmp_path):
     assert result.returncode == 1 and "bind source /nonexistent/dir does not exist" in result.stderr
     assert not container.status().present
     assert mounts_below(tmp_path) == []
+    assert set(os.listdir(statefile.directory(container.name))) <= {"lock", "console.log"}
 
 
 def test_unsupported_network_type_is_refused_not_ignored(make_container):

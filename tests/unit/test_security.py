@@ -191,6 +191,14 @@ def test_containment_keys_errors_name_file_line_and_key(tmp_path, text, message)
     assert message in str(caught.value)
 
 
+def test_a_filter_on_another_architecture_is_refused_unless_switched_off(tmp_path, monkeypatch):
+    from hacontain.runtime.security import containment
+    monkeypatch.setattr(os, "uname", lambda: os.uname_result(("Linux", "n", "6", "1", "aarch64")))
+    with pytest.raises(ConfigError, match="built for x86_64 only, this host is aarch64"):
+        containment.from_config(load(tmp_path, ""))
+    assert containment.from_config(load(tmp_path, "lxc.seccomp.profile =\n")).seccomp is None
+
+
 def test_cap_keep_with_cleared_drop_is_fine(tmp_path):
     parsed = load(tmp_path, "lxc.cap.drop = mknod\nlxc.cap.drop =\nlxc.cap.keep = chown\n")
     assert parsed.cap_keep == ("chown",)

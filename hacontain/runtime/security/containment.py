@@ -46,12 +46,14 @@ def from_config(config):
         drop = capabilities.to_drop(config.cap_drop, config.cap_keep, capabilities.last_cap())
     except ValueError as exc:
         raise ConfigError(str(exc), config.path) from None
-    if config.seccomp_profile is None:
-        program = seccomp_profile.parse(seccomp_profile.DEFAULT_PROFILE).program()
-    elif config.seccomp_profile == "":
+    if config.seccomp_profile == "":
         program = None
     else:
-        program = seccomp_profile.load(config.seccomp_profile).program()
+        _require_filter_arch(config)
+        if config.seccomp_profile is None:
+            program = seccomp_profile.parse(seccomp_profile.DEFAULT_PROFILE).program()
+        else:
+            program = seccomp_profile.load(config.seccomp_profile).program()
     return Containment(drop, program, config.no_new_privs, _apparmor_profile(config))
 
 
@@ -86,6 +88,16 @@ def for_attach(path, init_pid):
     missing = {cap for cap in range(capabilities.last_cap() + 1) if not bounding >> cap & 1}
     result.drop_caps = tuple(sorted(missing | set(result.drop_caps)))
     return result
+
+
+def _require_filter_arch(config):
+    """Filters are built for x86_64 only: elsewhere one would kill the init at its
+    first system call, so refuse the start instead."""
+    machine = os.uname().machine
+    if machine != "x86_64":
+        raise ConfigError(f"seccomp filters are built for x86_64 only, this host is {machine}: "
+                          "set `lxc.seccomp.profile =` (empty) to run without one", config.path,
+                          key="lxc.seccomp.profile")
 
 
 def _apparmor_profile(config):
