@@ -23,9 +23,6 @@ from hacontain.testbed.cluster import SHARED_MOUNTPOINT, Cluster
 from hacontain.testbed.cluster_footprint import Footprint, destroy
 from hacontain.testbed.cluster_volume import assert_mounted_on_exactly_one
 
-# The lead switches this on once ocf:hacontain:container is released; until
-# then the demo runs ocf:heartbeat:Dummy in the container's place.
-
 NAME = "demo"
 DATA = "/root/hello"
 

@@ -160,6 +160,10 @@ class ContainerConfig(Record):
     warnings: tuple = ()
     entries: tuple = ()
 
+    def shares_host_network(self):
+        """True when a `lxc.net.N.type = none` keeps the container in the host's netns."""
+        return any(net.type == "none" for net in self.nets)
+
     def entry(self, key):
         """The last entry for `key`, for error messages (None when absent)."""
         for item in reversed(self.entries):

@@ -63,8 +63,6 @@ def make_container(lxcpath, rundir):
         assert not container.status().present, f"{container.name} left state behind"
 
 
-
-
 def _host_snapshot():
     """What a test run could leak on this machine: mounts, cgroups, netns, state, loops."""
     snapshot = set()

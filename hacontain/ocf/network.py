@@ -50,17 +50,13 @@ def interface_names(pid):
 
 def _socket_in_netns(pid):
     from hacontain.sys import libc
-    own = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    target = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    path = f"/proc/{pid}/ns/net"
+    target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        libc.setns(target, libc.CLONE_NEWNET, f"/proc/{pid}/ns/net")
-        try:
-            return socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        finally:
-            libc.setns(own, libc.CLONE_NEWNET, "/proc/self/ns/net")
+        return libc.in_netns(target, lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM),
+                             path)
     finally:
         os.close(target)
-        os.close(own)
 
 
 def _flags(sock, name):

@@ -2,6 +2,7 @@
 
 import os
 import sys
+import warnings  # noqa: F401 - os.execvpe imports it lazily, which fails after the chroot
 
 from hacontain.errors import HacontainError, StateError
 from hacontain.runtime.security.idmap import become_root

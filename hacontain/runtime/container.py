@@ -56,11 +56,12 @@ class Container:
     def check(self, config=None):
         """Check the config against this host; raise what is wrong, change nothing."""
         config = config or self.load_config()
-        self._checked_interfaces(config)
+        self._prepare(config)
         return config
 
-    def _checked_interfaces(self, config):
-        """check()'s work; returns the prepared interfaces, so start makes that (netlink) part once."""
+    def _prepare(self, config):
+        """check()'s work; returns (interfaces, containment), so start builds them once."""
+        from hacontain.runtime.security import containment, idmap
         interfaces = self._interfaces(config)
         rootfs = self._rootfs(config)
         init = self._init_argv(config)[0]
@@ -68,12 +69,11 @@ class Container:
             raise ConfigError(f"init command {init} not found in rootfs {rootfs}",
                               config.path, key="lxc.init.cmd")
         self._cgroup(config).validate(self._limits(config), self._devices(config))
-        from hacontain.runtime.security import containment, idmap
-        containment.from_config(config)
+        confinement = containment.from_config(config)
         idmap.check(config)
         if config.idmap:
             idmap.check_rootfs(rootfs, config.idmap, self.name)
-        return interfaces
+        return interfaces, confinement
 
     # -- start -------------------------------------------------------------
 
@@ -87,8 +87,7 @@ class Container:
             if current.present:
                 self._cleanup(current.state)
             config = self.load_config()
-            interfaces = self._checked_interfaces(config)
-            self._launch(config, timeout, foreground=False, interfaces=interfaces)
+            self._launch(config, timeout, foreground=False, prepared=self._prepare(config))
 
     def execute(self, argv, timeout=30.0):
         """Run `argv` as the init of a temporary container; its exit code."""
@@ -110,12 +109,13 @@ class Container:
             with statefile.Lock(self.name):
                 self._cleanup(record)
 
-    def _launch(self, config, timeout, foreground, interfaces=None):
+    def _launch(self, config, timeout, foreground, prepared=None):
+        """Start the init; `prepared`: what _prepare made of `config` (made here if None)."""
         from hacontain.runtime.launch import Launch, Plan
         from hacontain.runtime.security import cgroup_view, containment
         rootfs = self._rootfs(config)
-        if interfaces is None:
-            interfaces = self._interfaces(config)
+        interfaces, confinement = prepared or (self._interfaces(config),
+                                               containment.from_config(config))
         network = [interface.record() for interface in interfaces]
         os.makedirs(statefile.directory(self.name), mode=0o700, exist_ok=True)
         plan = Plan(
@@ -129,7 +129,7 @@ class Container:
             uid=config.init_uid, gid=config.init_gid,
             mount_auto=config.mount_auto, mounts=config.mounts,
             autodev=config.autodev, ttys=config.tty_max, foreground=foreground,
-            containment=containment.from_config(config),
+            containment=confinement,
             namespaces=self._namespaces(config), idmap=config.idmap,
         )
         cgroup = self._cgroup(config)
@@ -143,7 +143,7 @@ class Container:
             record = statefile.State(
                 name=self.name, lxcpath=self.lxcpath, config=self.config_path,
                 pid=launch.pid, start_time=proc.start_time(launch.pid), started_at=time.time(),
-                halt_signal=self.halt_override or config.halt_signal or DEFAULT_HALT, cgroup=cgroup.paths,
+                halt_signal=self._halt_signal(config), cgroup=cgroup.paths,
                 console_log=plan.console_log, foreground=foreground, network=network)
             containment.save(plan.containment, statefile.containment_record(self.name))
             statefile.write(record)
@@ -223,8 +223,12 @@ class Container:
         """
         deadline = time.monotonic() + timeout
         interval = 1.0
+        try:
+            halt = self._halt_signal(self.load_config())
+        except HacontainError:
+            halt = record.halt_signal
         while True:
-            for sig in self._halt_signals(record):
+            for sig in self._halt_signals(record, halt):
                 libc.pidfd_send_signal(pidfd, sig)
             remaining = deadline - time.monotonic()
             if _wait_exit(pidfd, min(interval, remaining)):
@@ -249,10 +253,15 @@ class Container:
         cgroup = open_cgroup(self.name, paths.cgroup_parent(configured))
         return cgroup if cgroup.exists() else None
 
-    def _halt_signals(self, record):
+    def _halt_signal(self, config):
+        """The configured halt signal: the override, lxc.signal.halt, or SIGPWR."""
+        return self.halt_override or config.halt_signal or DEFAULT_HALT
+
+    @staticmethod
+    def _halt_signals(record, sig):
         """The signals that ask this init to shut down.
 
-        The configured halt signal (default SIGPWR). An init that blocks it
+        `sig`, the configured halt signal (default SIGPWR). An init that blocks it
         without a handler may be systemd, which reads its signals from a
         signalfd and halts on SIGRTMIN+3 (as LXC sends) - or busybox init
         a moment after exec, before it waits for its signals. Each ignores
@@ -260,10 +269,6 @@ class Container:
         signal cannot be read from /proc (one awaited with sigtimedwait shows
         as neither blocked nor caught): the timeout decides.
         """
-        try:
-            sig = self.halt_override or self.load_config().halt_signal or DEFAULT_HALT
-        except HacontainError:
-            sig = record.halt_signal
         try:
             masks = proc.signal_masks(record.pid)
         except proc.ProcessGone:
@@ -299,17 +304,9 @@ class Container:
         """The namespaces to unshare: all but lxc.namespace.keep's, and the netns for type none."""
         from hacontain.runtime.launch import namespaces
         keep = tuple(config.namespace_keep)
-        if self._shares_host_network(config):
+        if config.shares_host_network():
             keep += ("net",)
         return namespaces(keep)
-
-    @staticmethod
-    def _shares_host_network(config):
-        """Type `none`: the container keeps this netns (no CLONE_NEWNET)."""
-        if not config.nets:
-            return False
-        from hacontain.runtime.network.spec import shares_host_network
-        return shares_host_network(config)
 
     def _setup_network(self, pid, interfaces):
         """Make `interfaces` in the netns of the not yet released init `pid`.

@@ -10,8 +10,8 @@ no process of ours: killing the caller, or its whole process group, never
 kills the container. The init enters the container's cgroup (through the
 first child, before any unshare) so nothing it forks can escape, and waits
 for the parent's "go" so the parent can record state first, and for its
-"exec" so the parent can set up networking meanwhile. A close-on-exec pipe reports any failure before exec; its EOF means
-the init command is running.
+"exec" so the parent can set up networking meanwhile. A close-on-exec pipe
+reports any failure before exec; its EOF means the init command is running.
 """
 
 import json
@@ -22,10 +22,10 @@ import struct
 import time
 
 from hacontain.errors import HacontainError, KernelError, Timeout, rebuild
+from hacontain.record import Record
 from hacontain.runtime import devices, rootfs
 from hacontain.runtime.security import idmap
 from hacontain.sys import libc
-from hacontain.record import Record
 
 NAMESPACES = (libc.CLONE_NEWNS | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC | libc.CLONE_NEWNET
               | libc.CLONE_NEWCGROUP | libc.CLONE_NEWPID)

@@ -1,13 +1,13 @@
 """A container's status from its state file and the kernel, cheaply.
 
-The OCF monitor calls this every few seconds: it forks nothing and imports
-only the standard library and the cgroup package.
+The OCF monitor calls this when its fast path (ocf/quickstatus.py) cannot
+answer: it forks nothing, and loads the cgroup package only to look at the
+cgroup of a container whose init is gone.
 """
 
-
+from hacontain.record import Record
 from hacontain.runtime import state as statefile
 from hacontain.sys import proc
-from hacontain.record import Record
 
 RUNNING, FROZEN, STOPPED, DEFUNCT = "RUNNING", "FROZEN", "STOPPED", "DEFUNCT"
 

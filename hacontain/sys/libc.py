@@ -104,6 +104,23 @@ def setns(fd, nstype=0, path=None):
     _check(_libc.setns(fd, nstype), "setns", path)
 
 
+def in_netns(netns_fd, make, path=None):
+    """`make()` called inside the netns open at `netns_fd`, then back in this one.
+
+    For sockets: a socket keeps the netns it was made in. Only the calling
+    thread moves, and it is always moved back.
+    """
+    own = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        setns(netns_fd, CLONE_NEWNET, path)
+        try:
+            return make()
+        finally:
+            setns(own, CLONE_NEWNET, "/proc/self/ns/net")
+    finally:
+        os.close(own)
+
+
 def pidfd_send_signal(pidfd, sig):
     """pidfd_send_signal(2): signal exactly the process the pidfd refers to."""
     number = _syscall_number("pidfd_send_signal")

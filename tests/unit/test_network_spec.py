@@ -42,5 +42,5 @@ def test_unsupported_type_and_none_with_others(tmp_path):
     config = load(tmp_path, "lxc.net.0.type = veth\nlxc.net.1.type = none\n")
     with pytest.raises(ConfigError, match="lxc.net.1.type: type none .* cannot be combined"):
         spec.interfaces(config, "c")
-    assert spec.shares_host_network(load(tmp_path, "lxc.net.0.type = none\n"))
+    assert load(tmp_path, "lxc.net.0.type = none\n").shares_host_network()
     assert spec.interfaces(load(tmp_path, "lxc.net.0.type = none\n"), "c") == []

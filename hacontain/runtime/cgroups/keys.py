@@ -5,8 +5,8 @@ and hacontain.limit.<name> (see limits.py), parsed and checked for syntax.
 import re
 
 from hacontain.errors import ConfigError
-from hacontain.runtime.cgroups.limits import LIMITS, Limit
 from hacontain.record import Record
+from hacontain.runtime.cgroups.limits import LIMITS, Limit
 
 V1_PREFIX, V2_PREFIX, LIMIT_PREFIX = "lxc.cgroup.", "lxc.cgroup2.", "hacontain.limit."
 _FILE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")

@@ -9,5 +9,5 @@
     netlink   requests over hacontain's own netlink socket; the only module importing
               pyroute2 (its message classes only)
 
-Nothing here is imported unless a container has interfaces beyond loopback.
+pyroute2 is loaded only for containers with interfaces beyond loopback.
 """

@@ -13,7 +13,6 @@ so every later request on it acts there.
 """
 
 import errno
-import os
 import socket
 import struct
 
@@ -40,21 +39,13 @@ def host():
     return Socket()
 
 
-def inside(netns_fd, path=None):
+def inside(netns_fd, path):
     """A Socket in the netns open at `netns_fd` (`path` for errors)."""
-    own = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        libc.setns(netns_fd, libc.CLONE_NEWNET, path)
-        try:
-            return Socket()
-        finally:
-            libc.setns(own, libc.CLONE_NEWNET, "/proc/self/ns/net")
-    finally:
-        os.close(own)
+    return libc.in_netns(netns_fd, Socket, path)
 
 
 def missing(error):
-    """True when a KernelError says the interface is gone (ENODEV)."""
+    """True when a KernelError says the interface is gone (ENODEV or ENOENT)."""
     return error.errno in (errno.ENODEV, errno.ENOENT)
 
 

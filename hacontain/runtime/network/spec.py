@@ -50,11 +50,6 @@ class Interface(Record):
         return record
 
 
-def shares_host_network(config):
-    """True when the config says `none`: the container keeps the host's netns."""
-    return any(net.type == "none" for net in config.nets)
-
-
 def interfaces(config, container_name):
     """The Interfaces to make for `config` (veth, macvlan, phys), in config order.
 
@@ -64,7 +59,7 @@ def interfaces(config, container_name):
         if net.type not in SUPPORTED_TYPES:
             raise net.origin.error(f"network type {net.type!r} is not supported "
                                    f"(one of {', '.join(SUPPORTED_TYPES)})")
-    if shares_host_network(config) and len(config.nets) > 1:
+    if config.shares_host_network() and len(config.nets) > 1:
         first = next(net for net in config.nets if net.type == "none")
         raise first.origin.error("type none (the host's network) cannot be combined with "
                                  "other interfaces")

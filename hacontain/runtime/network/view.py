@@ -5,8 +5,6 @@ import os
 from hacontain.errors import KernelError
 from hacontain.runtime.network import netlink
 
-IFF_UP = 0x1
-
 
 def interfaces(pid):
     """{name: {"state", "mtu", "hwaddr", "addresses"}} for each interface in the netns of `pid`."""
@@ -29,7 +27,7 @@ def interfaces(pid):
         own = [f"{item.get_attr('IFA_ADDRESS')}/{item['prefixlen']}" for item in addresses
                if item["index"] == link["index"]]
         result[link.get_attr("IFLA_IFNAME")] = {
-            "state": "up" if link["flags"] & IFF_UP else "down",
+            "state": "up" if link["flags"] & netlink.IFF_UP else "down",
             "mtu": link.get_attr("IFLA_MTU"), "hwaddr": link.get_attr("IFLA_ADDRESS"),
             "addresses": own}
     return result
