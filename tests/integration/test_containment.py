@@ -19,16 +19,12 @@ import tempfile
 import pytest
 
 from hacontain.runtime.cgroups.devices import DEFAULT_ALLOW
-from clitools import hacontain
+from clitools import PREBUILT_PROBE, build_probe, hacontain, prebuilt_probe_is_fresh
 
 pytestmark = pytest.mark.root
 
-PROBE_SOURCE = os.path.join(os.path.dirname(__file__), "probes", "hcprobe.c")
 SECCOMP_OFF = "lxc.seccomp.profile ="
 CAPS_OFF = "lxc.cap.drop ="
-
-
-PREBUILT_PROBE = os.path.join(os.path.dirname(__file__), "probes", "hcprobe")
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +33,12 @@ def probe_binary(tmp_path_factory):
     next to its source on the host (`gcc -static -O2 -o tests/integration/probes/hcprobe
     tests/integration/probes/hcprobe.c`, ignored by git) if it is newer than the source."""
     if shutil.which("gcc") is None:
-        if os.path.exists(PREBUILT_PROBE) and \
-                os.path.getmtime(PREBUILT_PROBE) >= os.path.getmtime(PROBE_SOURCE):
+        if prebuilt_probe_is_fresh():
             return PREBUILT_PROBE
         pytest.skip("no gcc to build the system-call probe, and no prebuilt "
                     "tests/integration/probes/hcprobe newer than its source")
     binary = tmp_path_factory.mktemp("probe") / "hcprobe"
-    subprocess.run(["gcc", "-static", "-O2", "-o", str(binary), PROBE_SOURCE], check=True)
+    build_probe(binary)
     return str(binary)
 
 

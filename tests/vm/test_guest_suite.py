@@ -4,7 +4,7 @@ The list is hacontain/testbed/vm/selection.py. All files run in one guest
 pytest run; each host test fails with the guest's report of its file.
 """
 
-import subprocess
+import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -13,32 +13,31 @@ import pytest
 from hacontain.testbed.vm import selection
 from hacontain.testbed.vm.fleet import booted
 from hacontain.testbed.vm.guest_pytest import run_files
+from clitools import PREBUILT_PROBE, build_probe, prebuilt_probe_is_fresh
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.vm
 
 
-PROBE = Path("tests/integration/probes/hcprobe")
-
-
 @pytest.fixture(scope="module")
 def guest_run(vm_image, checkout):
-    with guest_probe(checkout), booted(vm_image, ["guest-tests"], share=checkout) as [vm]:
+    with guest_probe(), booted(vm_image, ["guest-tests"], share=checkout) as [vm]:
         return run_files(vm, checkout, selection.present(checkout))
 
 
 @contextmanager
-def guest_probe(checkout):
-    """The containment suite's system-call probe, built static on the host for the
-    guest (whose image has no gcc) next to its source, removed afterwards."""
-    binary = checkout / PROBE
-    subprocess.run(["gcc", "-static", "-O2", "-o", str(binary), str(binary.with_suffix(".c"))],
-                   check=True, capture_output=True)
+def guest_probe():
+    """The containment suite's system-call probe, built on the host for the guest
+    (whose image has no gcc) unless a fresh one is there; removed if built here."""
+    if prebuilt_probe_is_fresh():
+        yield
+        return
+    build_probe(PREBUILT_PROBE)
     try:
         yield
     finally:
-        binary.unlink(missing_ok=True)
+        os.unlink(PREBUILT_PROBE)
 
 
 @pytest.mark.parametrize("path", selection.present(CHECKOUT))
