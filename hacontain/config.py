@@ -643,15 +643,11 @@ def _finish_net(index, data):
 
 
 def _check_address(entry, text, family, prefix=True):
-    import ipaddress
+    from hacontain.runtime.network import ip
     try:
-        if prefix:
-            iface = ipaddress.ip_interface(text)
-            if "/" not in text:
-                raise ValueError("a prefix length is needed, e.g. /24")
-            value = iface
-        else:
-            value = ipaddress.ip_address(text)
+        value = ip.parse(text, prefix_needed=prefix)
+        if not prefix and "/" in text:
+            raise ValueError("a gateway has no prefix length")
     except ValueError as exc:
         raise entry.error(f"invalid address {text!r}: {exc}") from None
     if value.version != family:

@@ -20,6 +20,12 @@ def hacontain(*args, check=True, **kwargs):
     return result
 
 
+def cgroups_named(name):
+    """The cgroup directories named `name` on this machine, on every hierarchy."""
+    return [os.path.join(top, directory) for top, dirs, _ in os.walk("/sys/fs/cgroup")
+            for directory in dirs if directory == name]
+
+
 def mounts_below(path):
     """Mount points of this mount namespace below `path`."""
     with open("/proc/self/mountinfo", encoding="utf-8") as handle:

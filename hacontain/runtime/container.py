@@ -56,11 +56,16 @@ class Container:
     def check(self, config=None):
         """Check the config against this host; raise what is wrong, change nothing."""
         config = config or self.load_config()
-        self._prepare(config)
+        interfaces, _ = self._prepare(config)
+        if interfaces:
+            from hacontain.runtime.network import validate
+            validate.check(config, interfaces)
         return config
 
     def _prepare(self, config):
-        """check()'s work; returns (interfaces, containment), so start builds them once."""
+        """check()'s work but the network's host checks (start makes them after the
+        fork, see _make_network); returns (interfaces, containment), so start
+        builds them once."""
         from hacontain.runtime.security import containment, idmap
         interfaces = self._interfaces(config)
         rootfs = self._rootfs(config)
@@ -116,7 +121,6 @@ class Container:
         rootfs = self._rootfs(config)
         interfaces, confinement = prepared or (self._interfaces(config),
                                                containment.from_config(config))
-        network = [interface.record() for interface in interfaces]
         os.makedirs(statefile.directory(self.name), mode=0o700, exist_ok=True)
         plan = Plan(
             rootfs=rootfs,
@@ -137,20 +141,20 @@ class Container:
             plan = plan.replace(cgroup_views=cgroup_view.hierarchies(
                 cgroup.paths["hierarchies"]))
         cgroup.create(self._limits(config), self._devices(config))
-        launch = None
+        launch = record = None
         try:
             launch = Launch(plan, cgroup, timeout)
             record = statefile.State(
                 name=self.name, lxcpath=self.lxcpath, config=self.config_path,
                 pid=launch.pid, start_time=proc.start_time(launch.pid), started_at=time.time(),
                 halt_signal=self._halt_signal(config), cgroup=cgroup.paths,
-                console_log=plan.console_log, foreground=foreground, network=network)
+                console_log=plan.console_log, foreground=foreground)
             containment.save(plan.containment, statefile.containment_record(self.name))
             statefile.write(record)
-            launch.release(before_exec=(lambda: self._setup_network(launch.pid, interfaces))
+            launch.release(before_exec=(lambda: self._make_network(config, interfaces, record))
                            if interfaces else None)
         except BaseException as failure:
-            self._undo_launch(launch, cgroup, network, failure)
+            self._undo_launch(launch, cgroup, record.network if record else (), failure)
             raise
         return launch, record
 
@@ -294,11 +298,12 @@ class Container:
     # -- network -------------------------------------------------------------
 
     def _interfaces(self, config):
-        """The config's interfaces to make, checked against this host (pyroute2 only if any)."""
+        """The config's interfaces to make, as the config alone says (not yet checked
+        against the host)."""
         if all(net.type == "empty" for net in config.nets):
             return []                         # loopback only: nothing to make
-        from hacontain.runtime.network.validate import prepare
-        return prepare(config, self.name)
+        from hacontain.runtime.network.spec import interfaces
+        return interfaces(config, self.name)
 
     def _namespaces(self, config):
         """The namespaces to unshare: all but lxc.namespace.keep's, and the netns for type none."""
@@ -308,14 +313,22 @@ class Container:
             keep += ("net",)
         return namespaces(keep)
 
-    def _setup_network(self, pid, interfaces):
-        """Make `interfaces` in the netns of the not yet released init `pid`.
+    def _make_network(self, config, interfaces, record):
+        """Check `interfaces` against the host, add them to `record` (the state) and
+        make them in the netns of its init, which builds its filesystem meanwhile.
 
-        With a phys interface the netns is held first (network/hold.py), so
-        the NIC can be given back to this netns even after a crash.
+        The host checks run here, after the fork, so loading pyroute2 overlaps
+        the init's work; a check that fails undoes the start before any
+        interface is made or recorded. With a phys interface the netns is
+        held first (network/hold.py), so the NIC can be given back to this
+        netns even after a crash.
         """
-        from hacontain.runtime.network import hold
+        from hacontain.runtime.network import hold, validate
         from hacontain.runtime.network.setup import setup
+        interfaces = validate.check(config, interfaces)
+        record.network = [interface.record() for interface in interfaces]
+        statefile.write(record)
+        pid = record.pid
         path = f"/proc/{pid}/ns/net"
         if any(interface.type == "phys" for interface in interfaces):
             hold.hold(pid, hold.path(self.name))

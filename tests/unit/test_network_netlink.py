@@ -5,7 +5,6 @@ what it encodes is checked with `ip -d -j` (iproute2's own decoding), what
 it decodes against the same.
 """
 
-import ipaddress
 import json
 import os
 import subprocess
@@ -14,7 +13,7 @@ import pytest
 
 from clitools import unique_name
 from hacontain.errors import KernelError
-from hacontain.runtime.network import netlink
+from hacontain.runtime.network import ip, netlink
 
 pytestmark = pytest.mark.root
 
@@ -98,10 +97,10 @@ def test_addresses_routes_and_their_dumps(netns, sock):
     index = sock.link("d0")["index"]
     sock.set_link("set up", "d0", index, up=True)
     for text in ("192.0.2.5/24", "2001:db8::5/64"):
-        sock.add_address(f"add address {text}", "d0", index, ipaddress.ip_interface(text))
-    gateway = ipaddress.ip_address("198.51.100.1")
-    sock.add_route("on-link", "d0", index, ipaddress.ip_network("198.51.100.1/32"))
-    sock.add_route("default", "d0", index, ipaddress.ip_network("0.0.0.0/0"), gateway)
+        sock.add_address(f"add address {text}", "d0", index, ip.parse(text))
+    gateway = ip.parse("198.51.100.1")
+    sock.add_route("on-link", "d0", index, gateway)
+    sock.add_route("default", "d0", index, ip.default_route(4), gateway)
     assert "192.0.2.5/24" in netns.ip("addr", "show", "d0")
     routes = [line.strip() for line in netns.ip("route", "show").splitlines()]
     assert "default via 198.51.100.1 dev d0" in routes
@@ -118,7 +117,7 @@ def test_kernel_errors_name_the_operation_and_the_interface(netns, sock):
     netns.ip("link", "add", "d0", "type", "bridge")
     with pytest.raises(KernelError) as caught:
         sock.add_link("create bridge", "d0", [("IFLA_IFNAME", "d0"),
-                                              netlink.link_info("bridge", [])])
+                                              netlink.link_info("bridge")])
     assert str(caught.value).startswith("create bridge d0: EEXIST")
     with pytest.raises(KernelError) as caught:
         sock.set_link("set MTU", "d0", sock.link("d0")["index"], [("IFLA_MTU", 1 << 20)])

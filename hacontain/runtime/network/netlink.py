@@ -1,15 +1,14 @@
-"""rtnetlink over hacontain's own NETLINK_ROUTE socket: the only module that imports pyroute2.
+"""rtnetlink over hacontain's own NETLINK_ROUTE socket, with pyroute2's message classes.
 
-pyroute2 serves only for its message classes (ifinfmsg, ifaddrmsg, rtmsg),
-which encode requests and decode replies; each is loaded when first needed,
-without pyroute2's IPRoute (asyncio, ssl, concurrent.futures...) or its
-all-API __init__. Every change is acknowledged (NLM_F_ACK); a dump is read
-to NLMSG_DONE; a kernel error is a KernelError naming the operation and
-the interface. `host()` is a socket in the netns this process runs in;
-`inside(fd)` one in the netns open at `fd`, made by entering that netns
-with setns(2) for the socket() call only (no child process; setns affects
-only the calling thread). A netlink socket keeps the netns it was made in,
-so every later request on it acts there.
+The messages (messages.py, the only module importing pyroute2) encode
+requests and decode replies; pyroute2's IPRoute (asyncio, ssl,
+concurrent.futures...) is not used. Every change is acknowledged
+(NLM_F_ACK); a dump is read to NLMSG_DONE; a kernel error is a KernelError
+naming the operation and the interface. `host()` is a socket in the netns
+this process runs in; `inside(fd)` one in the netns open at `fd`, made by
+entering that netns with setns(2) for the socket() call only (no child
+process; setns affects only the calling thread). A netlink socket keeps
+the netns it was made in, so every later request on it acts there.
 """
 
 import errno
@@ -49,10 +48,13 @@ def missing(error):
     return error.errno in (errno.ENODEV, errno.ENOENT)
 
 
-def link_info(kind, data):
-    """The IFLA_LINKINFO attribute of a `kind` link with IFLA_INFO_DATA `data` (attributes)."""
-    return ("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", kind),
-                                        ("IFLA_INFO_DATA", {"attrs": data})]})
+def link_info(kind, data=()):
+    """The IFLA_LINKINFO attribute of a `kind` link with IFLA_INFO_DATA `data` (attributes;
+    veth and macvlan only, see messages.py)."""
+    attrs = [("IFLA_INFO_KIND", kind)]
+    if data:
+        attrs.append(("IFLA_INFO_DATA", {"attrs": list(data)}))
+    return ("IFLA_LINKINFO", {"attrs": attrs})
 
 
 class Socket:
@@ -100,22 +102,22 @@ class Socket:
         self._request(op, name, RTM_DELLINK, _message("ifinfmsg", index=index))
 
     def add_address(self, op, name, index, address):
-        """Add `address` (an ipaddress interface: address and prefix) to link `index`."""
-        text = str(address.ip)
+        """Add `address` (an ip.Address: address and prefix) to link `index`."""
         self._request(op, name, RTM_NEWADDR, _message(
-            "ifaddrmsg", family=FAMILIES[address.version], prefixlen=address.network.prefixlen,
-            index=index, attrs=[("IFA_LOCAL", text), ("IFA_ADDRESS", text)]),
+            "ifaddrmsg", family=FAMILIES[address.version], prefixlen=address.prefix,
+            index=index, attrs=[("IFA_LOCAL", address.text), ("IFA_ADDRESS", address.text)]),
             NLM_F_CREATE | NLM_F_EXCL)
 
     def add_route(self, op, name, index, destination, gateway=None):
-        """Route `destination` (ipaddress network) out of link `index`, via `gateway` or on-link."""
+        """Route `destination` (an ip.Address: network and prefix) out of link `index`,
+        via `gateway` (an ip.Address) or on-link."""
         attrs = [("RTA_OIF", index)]
-        if destination.prefixlen:
-            attrs.append(("RTA_DST", str(destination.network_address)))
+        if destination.prefix:
+            attrs.append(("RTA_DST", destination.network().text))
         if gateway is not None:
-            attrs.append(("RTA_GATEWAY", str(gateway)))
+            attrs.append(("RTA_GATEWAY", gateway.text))
         self._request(op, name, RTM_NEWROUTE, _message(
-            "rtmsg", family=FAMILIES[destination.version], dst_len=destination.prefixlen,
+            "rtmsg", family=FAMILIES[destination.version], dst_len=destination.prefix,
             table=RT_TABLE_MAIN, proto=RTPROT_BOOT, type=RTN_UNICAST,
             scope=0 if gateway is not None else RT_SCOPE_LINK, attrs=attrs),
             NLM_F_CREATE | NLM_F_EXCL)
@@ -176,24 +178,9 @@ def _link_message(index, attrs, up):
 
 
 def _message(name, attrs=(), **fields):
-    """A pyroute2 `name` message (ifinfmsg, ifaddrmsg, rtmsg) with header `fields` and `attrs`."""
-    message = _message_class(name)()
+    """A `name` message (ifinfmsg, ifaddrmsg, rtmsg) with header `fields` and `attrs`."""
+    from hacontain.runtime.network import messages
+    message = getattr(messages, name)()
     message.update(fields)
     message["attrs"] = list(attrs)
     return message
-
-
-def _message_class(name):
-    """pyroute2.netlink.rtnl.<name>.<name>, loaded without running pyroute2/__init__.py.
-
-    That __init__ imports every pyroute2 API (IPRoute, NDB, nftables, ...):
-    about 100 ms, on every start. The package is registered bare (its path
-    only), so importing the message module loads just what it imports.
-    """
-    import importlib
-    import sys
-    if "pyroute2" not in sys.modules:
-        import importlib.util
-        package = importlib.util.module_from_spec(importlib.util.find_spec("pyroute2"))
-        sys.modules["pyroute2"] = package
-    return getattr(importlib.import_module(f"pyroute2.netlink.rtnl.{name}"), name)

@@ -12,10 +12,9 @@ on-link host route first, as LXC does). An interface without
 """
 
 import errno
-import ipaddress
 
 from hacontain.errors import KernelError
-from hacontain.runtime.network import netlink
+from hacontain.runtime.network import ip, netlink
 
 
 def setup(interfaces, netns_fd, netns_path):
@@ -70,20 +69,18 @@ def _configure(interface, inside):
     if interface.type == "phys" and _link_settings(interface):
         inside.set_link("set MAC/MTU", name, index, _link_settings(interface))
     for text in interface.ipv4 + interface.ipv6:
-        inside.add_address(f"add address {text}", name, index, ipaddress.ip_interface(text))
+        inside.add_address(f"add address {text}", name, index, ip.parse(text))
     if not interface.up:
         return
     inside.set_link("set up", name, index, up=True)
     for gateway, addresses in ((interface.gateway4, interface.ipv4),
                                (interface.gateway6, interface.ipv6)):
         if gateway:
-            _add_default_route(inside, name, index, ipaddress.ip_address(gateway), addresses)
+            _add_default_route(inside, name, index, ip.parse(gateway), addresses)
 
 
 def _add_default_route(inside, name, index, gateway, addresses):
-    networks = [ipaddress.ip_interface(text).network for text in addresses]
-    if not any(gateway in network for network in networks):
-        inside.add_route(f"add route to gateway {gateway}", name, index,
-                         ipaddress.ip_network(gateway))
-    default = ipaddress.ip_network("0.0.0.0/0" if gateway.version == 4 else "::/0")
-    inside.add_route(f"add default route via {gateway}", name, index, default, gateway)
+    if not any(ip.parse(text).contains(gateway) for text in addresses):
+        inside.add_route(f"add route to gateway {gateway.text}", name, index, gateway)
+    inside.add_route(f"add default route via {gateway.text}", name, index,
+                     ip.default_route(gateway.version), gateway)

@@ -1,4 +1,4 @@
-"""Check a container's interfaces against this host before anything is made.
+"""Check a container's interfaces against this host before any interface is made.
 
 Every problem is a ConfigError naming the config file, line and key: a
 link (bridge, macvlan parent, phys NIC) that does not exist in the netns
@@ -10,19 +10,14 @@ gateways, a phys NIC's name/MTU/MAC to restore) comes back in the
 Interfaces, so setup looks nothing up again.
 """
 
-import ipaddress
-
-from hacontain.runtime.network import netlink, spec
+from hacontain.runtime.network import ip, netlink
 
 
-def prepare(config, container_name):
-    """The Interfaces to make for `config`, checked against this netns ([] when none)."""
-    wanted = spec.interfaces(config, container_name)
-    if not wanted:
-        return []
+def check(config, interfaces):
+    """`interfaces` (spec.interfaces of `config`) checked against this netns, host facts filled in."""
     host = netlink.host()
     try:
-        return resolve(config, wanted, host)
+        return resolve(config, interfaces, host)
     finally:
         host.close()
 
@@ -109,7 +104,7 @@ def _link_address(interface, family, link_index, host, problems):
     for message in host.addresses(family):
         if message["index"] != link_index:
             continue
-        address = ipaddress.ip_address(message.get_attr("IFA_ADDRESS"))
-        if not address.is_link_local:
-            return str(address)
+        address = ip.parse(message.get_attr("IFA_ADDRESS"))
+        if not address.is_link_local():
+            return address.text
     raise problems.error(interface, sub, f"auto: {interface.link} has no IPv{family} address")
