@@ -77,6 +77,18 @@ def test_veth_with_peer_master_mac_mtu_and_up(netns, sock):
     assert sorted(netns.links()) == ["br0", "lo"]
 
 
+@pytest.mark.parametrize("mode", ["private", "vepa", "bridge", "passthru"])
+def test_every_macvlan_mode_is_encoded_and_decoded(netns, sock, mode):
+    netns.ip("link", "add", "par0", "type", "veth", "peer", "name", "par1")
+    sock.add_link("create macvlan", "mv0", [
+        ("IFLA_IFNAME", "mv0"), ("IFLA_LINK", sock.link("par0")["index"]),
+        netlink.link_info("macvlan", [("IFLA_MACVLAN_MODE", mode)])])
+    assert netns.links()["mv0"]["linkinfo"]["info_data"]["mode"] == mode
+    link = sock.link("mv0")
+    assert link.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") == "macvlan"
+    assert link.get_nested("IFLA_LINKINFO", "IFLA_INFO_DATA", "IFLA_MACVLAN_MODE") == mode
+
+
 def test_macvlan_mode_rename_and_move_to_another_netns(netns, sock):
     netns.ip("link", "add", "par0", "type", "veth", "peer", "name", "par1")
     other = Netns()
