@@ -2,16 +2,18 @@
 
     parent ──fork──> first child: setsid, enter cgroup, unshare namespaces
                         └──fork──> container init (PID 1 of the new pid ns)
-                                   waits for "go", builds its filesystem,
-                                   pivots, waits for "exec", execs the init
+                                   builds its filesystem, pivots,
+                                   waits for "exec", execs the init
 
 The first child exits at once (unless `foreground`), so the init belongs to
 no process of ours: killing the caller, or its whole process group, never
 kills the container. The init enters the container's cgroup (through the
-first child, before any unshare) so nothing it forks can escape, and waits
-for the parent's "go" so the parent can record state first, and for its
-"exec" so the parent can set up networking meanwhile. A close-on-exec pipe
-reports any failure before exec; its EOF means the init command is running.
+first child, before any unshare) so nothing it forks can escape. It builds
+its filesystem (in its own mount namespace: nothing shows outside) while
+the parent records state and sets up networking, and execs only on the
+parent's "exec"; if the parent dies first, the pipe's EOF ends it. A
+close-on-exec pipe reports any failure before exec; its EOF means the init
+command is running.
 """
 
 import json
@@ -113,14 +115,14 @@ class Launch:
         raise self._child_error() or HacontainError("the container's first process died")
 
     def release(self, before_exec=None):
-        """Let the init set up its filesystem while `before_exec` runs here (the
-        network: the two overlap), then let it exec; raise its error if it fails.
+        """Run `before_exec` here (the network) while the init, forked by
+        __init__, sets up its filesystem; then let it exec; raise its error if
+        it fails.
 
         When before_exec fails, the init's own error is raised if it failed
         too, else before_exec's; the init is left waiting either way, for the
         caller to undo what before_exec made and then abort().
         """
-        self._send(b"g")
         if before_exec is not None:
             try:
                 before_exec()
@@ -273,8 +275,6 @@ def _first_child(plan, cgroup, in_v2, fds):
 def _container_init(plan, sync_r, err_w, log):
     """PID 1 of the new pid namespace: set up, then exec the init command."""
     try:
-        if os.read(sync_r, 1) != b"g":
-            os._exit(1)
         root = plan.rootfs
         rootfs.make_private()
         rootfs.mount_rootfs(root)

@@ -51,7 +51,9 @@ def read(name):
 
 
 def write(state):
-    """Write `state` atomically."""
+    """Write `state` atomically (a rename), without fsync: the state describes the
+    running system and means nothing after a reboot (RUNDIR is a tmpfs on a
+    usual host; a stale file is recognised by its init's pid and start time)."""
     folder = directory(state.name)
     os.makedirs(folder, mode=0o700, exist_ok=True)
     target = paths.state_file(state.name)
@@ -59,8 +61,6 @@ def write(state):
     try:
         with open(temp, "w", encoding="utf-8") as handle:
             json.dump(state.as_dict(), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.rename(temp, target)
     except OSError as exc:
         raise KernelError("write state", exc.errno, target) from None

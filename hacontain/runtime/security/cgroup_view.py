@@ -9,7 +9,8 @@ points on a v1 or hybrid host; a pure v2 host gets cgroup2 at /sys/fs/cgroup.
     mixed  the hierarchies writable (sub-cgroups can be made, as systemd does),
            but the files of the container's own cgroup read-only: its limits
            and its cgroup.procs (moving a process out of a sub-cgroup back to
-           the root) stay the host's
+           the root) stay the host's. Each file is covered by its twin from a
+           read-only mount of the hierarchy underneath.
     rw     everything writable, the container's own limits too
 A bare `cgroup` is `cgroup:mixed`.
 """
@@ -63,9 +64,26 @@ def mount(target, mode, views):
 
 def _mount_one(path, view, flags, mode):
     _, fstype, options = view
+    if mode != "mixed":
+        libc.mount("cgroup", path, fstype, flags, options)
+        return
     libc.mount("cgroup", path, fstype, flags, options)
-    if mode == "mixed":
-        from hacontain.runtime.rootfs import readonly_bind
-        for name in os.listdir(path):
-            if os.path.isfile(os.path.join(path, name)):
-                readonly_bind(os.path.join(path, name))
+    below = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        libc.mount(path, path, None, libc.MS_BIND)          # the writable view, on top
+        readonly = f"/proc/self/fd/{below}"                  # the first mount, now below
+        libc.mount(None, readonly, None, libc.MS_BIND | libc.MS_REMOUNT | libc.MS_RDONLY | flags)
+        _cover_own_files(path, readonly)
+    finally:
+        os.close(below)
+
+
+def _cover_own_files(path, readonly):
+    """Cover each file of the writable cgroup at `path` with the same file of the
+    read-only mount at `readonly` (below it): one bind per file, since
+    a bind keeps its source's read-only flag, where a read-only bind of each
+    file onto itself takes three calls (~300 files on a v1 host)."""
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.is_file(follow_symlinks=False):
+                libc.mount(f"{readonly}/{entry.name}", entry.path, None, libc.MS_BIND)
