@@ -1,24 +1,33 @@
-"""Where hacontain keeps containers and run-time state."""
+"""Where hacontain keeps containers and run-time state.
 
-import os
+Nothing is imported at load: the agent's depth-0 monitor finds the state
+file through this module, and importing `os` alone costs a sixth of that
+monitor. The environment comes as an argument (default os.environ); a path
+given in normal form needs no os.path.
+"""
 
 DEFAULT_LXCPATH = "/var/lib/hacontain"
 DEFAULT_RUNDIR = "/run/hacontain"
 
 
-def lxcpath(value=None):
-    """The container directory: the argument, $HACONTAIN_LXCPATH, or the default."""
-    return os.path.abspath(value or os.environ.get("HACONTAIN_LXCPATH") or DEFAULT_LXCPATH)
+def lxcpath(value=None, environ=None):
+    """The container directory, absolute: the argument, $HACONTAIN_LXCPATH, or the default."""
+    path = value or _environ(environ).get("HACONTAIN_LXCPATH") or DEFAULT_LXCPATH
+    if path == "/" or (path.startswith("/") and
+                       all(part not in ("", ".", "..") for part in path[1:].split("/"))):
+        return path
+    import os
+    return os.path.abspath(path)
 
 
-def rundir():
+def rundir(environ=None):
     """The run-time state directory: $HACONTAIN_RUNDIR or /run/hacontain."""
-    return os.environ.get("HACONTAIN_RUNDIR") or DEFAULT_RUNDIR
+    return _environ(environ).get("HACONTAIN_RUNDIR") or DEFAULT_RUNDIR
 
 
-def state_file(name):
+def state_file(name, environ=None):
     """RUNDIR/NAME/state.json: what start recorded about container `name`."""
-    return os.path.join(rundir(), name, "state.json")
+    return f"{rundir(environ).rstrip('/')}/{name}/state.json"
 
 
 def cgroup_parent(configured=None):
@@ -26,7 +35,7 @@ def cgroup_parent(configured=None):
     /etc/hacontain/cgroup-parent, or None (the cgroup driver's default)."""
     if configured:
         return configured
-    value = os.environ.get("HACONTAIN_CGROUP_PARENT")
+    value = _environ(None).get("HACONTAIN_CGROUP_PARENT")
     if value:
         return value
     try:
@@ -34,3 +43,10 @@ def cgroup_parent(configured=None):
             return handle.read().strip() or None
     except FileNotFoundError:
         return None
+
+
+def _environ(environ):
+    if environ is None:
+        import os
+        environ = os.environ
+    return environ

@@ -1,8 +1,8 @@
 """The monitor action.
 
-depth 0: the container's init is alive (0), nothing of it exists (7), or
-its init is gone but its cgroup is left (1); probes also find a cgroup
-that no state records (1). depth 10: monitor_cmd also
+depth 0: the container's init is alive (0), nothing of it exists (7: no
+state file, since start records the container before making any of it),
+or its init is gone but its cgroup is left (1). depth 10: monitor_cmd also
 passes inside the container. depth 20: the configured network interfaces
 exist and the interfaces inside are up (hacontain/ocf/network.py). A frozen
 container is running (0); its deep checks are skipped.
@@ -11,8 +11,8 @@ container is running (0); its deep checks are skipped.
 from hacontain import paths
 from hacontain.ocf import log
 from hacontain.ocf.codes import ERR_GENERIC, NOT_RUNNING, SUCCESS, OcfExit
-from hacontain.ocf.params import check_level, is_probe
-from hacontain.ocf.quickstatus import RUNNING, STOPPED, quick_status
+from hacontain.ocf.params import check_level
+from hacontain.ocf.quickstatus import RUNNING, STOPPED, not_running, quick_status
 
 
 def monitor(params):
@@ -21,9 +21,7 @@ def monitor(params):
     depth = check_level()
     quick = quick_status(params.name, lxcpath)
     if quick == STOPPED:
-        if is_probe("monitor"):
-            _fail_on_orphan_cgroup(params, lxcpath)
-        raise OcfExit(NOT_RUNNING, f"container {params.name} is not running")
+        raise OcfExit(NOT_RUNNING, not_running(params.name))
     if quick == RUNNING and depth < 10:
         return SUCCESS
     status = _settled_status(params.name)
@@ -31,22 +29,12 @@ def monitor(params):
     if status.state is not None and status.state.lxcpath != lxcpath:
         log.log("warn", f"a container named {params.name} from {status.state.lxcpath} is known "
                         f"on this node, not the one in {lxcpath}")
-        raise OcfExit(NOT_RUNNING, f"container {params.name} from {lxcpath} is not running")
+        raise OcfExit(NOT_RUNNING, not_running(params.name, lxcpath))
     if status.running:
         return _deep_checks(params, lxcpath, status, depth)
     if status.name == DEFUNCT:
         raise OcfExit(ERR_GENERIC, f"container {params.name} failed: {status.reason}")
-    raise OcfExit(NOT_RUNNING, f"container {params.name} is not running")
-
-
-def _fail_on_orphan_cgroup(params, lxcpath):
-    """Probes only (a look at the cgroups costs more than the rest of a monitor):
-    a cgroup without any recorded init is a failure that stop cleans up."""
-    from hacontain.runtime.container import Container
-    container = Container(params.name, lxcpath, params.config_path())
-    if container.orphan_cgroup() is not None:
-        raise OcfExit(ERR_GENERIC, f"container {params.name}: a cgroup is left without an "
-                                   "init (a start was killed); stop removes it")
+    raise OcfExit(NOT_RUNNING, not_running(params.name))
 
 
 def _settled_status(name):

@@ -1,39 +1,50 @@
-"""The depth-0 monitor's fast answer: is the recorded init alive?
+"""The depth-0 monitor's fast answers: the recorded init alive (0), or no state
+file (7: start records a container before making any of it, so nothing of
+it exists).
 
 A monitor runs every few seconds, so this path reads the state file and
-/proc/PID/stat and nothing more: no child process, no module beyond `os`
-and the C half of `json`. The `json` package itself would import `re`,
-which doubles the cost of an interpreter started with -S; its C scanner,
-the same code `json.loads` runs, parses the small flat state file alone.
-Anything but the two common answers is left to the runtime's read_status.
+/proc/PID/stat and imports nothing but hacontain.paths and hacontain.sys.proc
+(which import nothing themselves) and the C half of `json`: not `os`, a
+sixth of the whole monitor, nor the `json` package, which would import `re`.
+The environment is read from `posix` (built in). Anything but these two
+answers is left to the agent's monitor action.
 """
+
+import sys
 
 from hacontain import paths
 from hacontain.sys import proc
 
 RUNNING, STOPPED = "running", "stopped"
+NOT_RUNNING = 7                              # OCF_NOT_RUNNING
 
 
-def running_at_depth_0(environ):
-    """Whether a monitor can answer 0 before the agent loads anything else:
-    the depth (OCF_CHECK_LEVEL) is below 10 and the container named by the
-    OCF_RESKEY_* parameters is RUNNING. The agent's entry point asks this
-    first; any other case goes through the full monitor action."""
-    level = environ.get("OCF_CHECK_LEVEL", "0")
-    if level.isdigit() and int(level) >= 10:
-        return False
+def answer(environ=None):
+    """The exit code of a monitor the entry point can give before the agent loads
+    anything else, or None. 0: the container named by the OCF_RESKEY_* parameters
+    is RUNNING and the depth (OCF_CHECK_LEVEL) is below 10. 7: it is STOPPED
+    (then the exit reason is printed; with HA_debug=1 the agent answers, as it
+    also logs the reason)."""
+    environ = _environment() if environ is None else environ
     name = environ.get("OCF_RESKEY_name", "").strip()
-    lxcpath = environ.get("OCF_RESKEY_lxcpath", "").strip() or paths.DEFAULT_LXCPATH
-    return quick_status(name, paths.lxcpath(lxcpath)) == RUNNING
+    lxcpath = paths.lxcpath(environ.get("OCF_RESKEY_lxcpath", "").strip() or None, environ)
+    status = quick_status(name, lxcpath, environ)
+    level = environ.get("OCF_CHECK_LEVEL", "0")
+    if status == RUNNING and not (level.isdigit() and int(level) >= 10):
+        return 0
+    if status == STOPPED and environ.get("HA_debug") != "1":
+        print(reason_line(not_running(name), environ), file=sys.stderr, flush=True)
+        return NOT_RUNNING
+    return None
 
 
-def quick_status(name, lxcpath):
+def quick_status(name, lxcpath, environ=None):
     """RUNNING (our container's init is alive), STOPPED (nothing recorded),
     or None (anything else: ask the runtime)."""
     if not name or "/" in name or name in (".", ".."):
         return None
     try:
-        with open(paths.state_file(name), "rb") as handle:
+        with open(paths.state_file(name, environ), "rb") as handle:
             text = handle.read().decode("utf-8")
     except FileNotFoundError:
         return STOPPED
@@ -46,6 +57,17 @@ def quick_status(name, lxcpath):
     if isinstance(pid, int) and isinstance(start, int) and proc.is_alive(pid, start):
         return RUNNING
     return None
+
+
+def not_running(name, lxcpath=None):
+    """The exit reason of a monitor that finds container `name` stopped."""
+    where = f" from {lxcpath}" if lxcpath else ""
+    return f"container {name}{where} is not running"
+
+
+def reason_line(message, environ):
+    """The `ocf-exit-reason:` line (prefix from $OCF_EXIT_REASON_PREFIX) Pacemaker shows."""
+    return f"{environ.get('OCF_EXIT_REASON_PREFIX') or 'ocf-exit-reason:'}{message}"
 
 
 def parse_json(text):
@@ -73,3 +95,10 @@ class _ScannerContext:
     parse_float = float
     parse_int = int
     parse_constant = float                   # NaN, Infinity, -Infinity
+
+
+def _environment():
+    """os.environ's contents, from the built-in `posix` module (as os decodes them)."""
+    from posix import environ
+    return {key.decode("utf-8", "surrogateescape"): value.decode("utf-8", "surrogateescape")
+            for key, value in environ.items()}

@@ -140,34 +140,34 @@ class Container:
         if cgroup_view.mode_of(config.mount_auto) is not None:
             plan = plan.replace(cgroup_views=cgroup_view.hierarchies(
                 cgroup.paths["hierarchies"]))
-        cgroup.create(self._limits(config), self._devices(config))
-        launch = record = None
+        # Recorded before anything is made (pid None: no init yet), so that no
+        # state file means nothing of the container exists (the monitor's fast path).
+        record = statefile.State(
+            name=self.name, lxcpath=self.lxcpath, config=self.config_path, pid=None,
+            start_time=None, started_at=time.time(), halt_signal=self._halt_signal(config),
+            cgroup=cgroup.paths, console_log=plan.console_log, foreground=foreground)
+        statefile.write(record)
+        launch = None
         try:
+            cgroup.create(self._limits(config), self._devices(config))
             launch = Launch(plan, cgroup, timeout)
-            record = statefile.State(
-                name=self.name, lxcpath=self.lxcpath, config=self.config_path,
-                pid=launch.pid, start_time=proc.start_time(launch.pid), started_at=time.time(),
-                halt_signal=self._halt_signal(config), cgroup=cgroup.paths,
-                console_log=plan.console_log, foreground=foreground)
+            record.pid, record.start_time = launch.pid, proc.start_time(launch.pid)
             containment.save(plan.containment, statefile.containment_record(self.name))
             statefile.write(record)
             launch.release(before_exec=(lambda: self._make_network(config, interfaces, record))
                            if interfaces else None)
         except BaseException as failure:
-            self._undo_launch(launch, cgroup, record.network if record else (), failure)
+            self._undo_launch(launch, cgroup, record.network, failure)
             raise
         return launch, record
 
     def _undo_launch(self, launch, cgroup, network, failure):
-        """Undo a failed start: network (before the init dies), init, cgroup, state.
-
-        The state stays when the network could not be undone, so stop retries.
-        """
+        """Undo a failed start: network (before the init dies), init, cgroup, then the
+        state - which stays when something could not be undone, so stop retries."""
         errors = []
         try:
             if network:
                 self._teardown_network(network)
-            statefile.remove(self.name)
         except HacontainError as error:
             errors.append(error)
         if launch is not None:
@@ -179,6 +179,7 @@ class Container:
         if errors:
             raise HacontainError(f"{failure}; cleaning up also failed: "
                                  f"{'; '.join(map(str, errors))}") from failure
+        statefile.remove(self.name)
 
     # -- stop --------------------------------------------------------------
 
@@ -192,9 +193,6 @@ class Container:
             current = self.status()
             self._check_same(current)
             if not current.present:
-                orphan = self.orphan_cgroup()
-                if orphan is not None:
-                    self._empty_and_remove(orphan)
                 return "stopped"
             outcome = "stopped"
             if current.running:
@@ -240,22 +238,6 @@ class Container:
             if remaining <= interval:
                 return False
             interval *= 2
-
-    def orphan_cgroup(self):
-        """The container's cgroup when no state records it, else None.
-
-        A start killed (with its process group, on a timeout) after making
-        the cgroup but before writing the state leaves it behind.
-        """
-        if self.status().present:
-            return None
-        try:
-            configured = self.load_config().cgroup_parent
-        except HacontainError:
-            configured = None
-        from hacontain.runtime.cgroups import open_cgroup
-        cgroup = open_cgroup(self.name, paths.cgroup_parent(configured))
-        return cgroup if cgroup.exists() else None
 
     def _halt_signal(self, config):
         """The configured halt signal: the override, lxc.signal.halt, or SIGPWR."""

@@ -22,8 +22,8 @@ class State(Record):
     name: str
     lxcpath: str
     config: str
-    pid: int
-    start_time: int
+    pid: int | None              # None: a start is making the container, no init yet
+    start_time: int | None
     started_at: float
     halt_signal: int
     cgroup: dict = {}

@@ -38,15 +38,17 @@ def read_status(name):
     record = statefile.read(name)
     if record is None:
         return Status(STOPPED)
-    if proc.is_alive(record.pid, record.start_time):
+    if record.pid is not None and proc.is_alive(record.pid, record.start_time):
         cgroup = _cgroup(record)
         if cgroup is not None and cgroup.frozen():
             return Status(FROZEN, record)
         return Status(RUNNING, record)
+    init = "no init yet (a start was interrupted)" if record.pid is None else \
+        f"init (pid {record.pid}) is gone"
     cgroup = _cgroup(record)
     if cgroup is not None and cgroup.exists():
-        return Status(DEFUNCT, record, f"init (pid {record.pid}) is gone but its cgroup is left")
-    return Status(STOPPED, record, f"stale state file: init (pid {record.pid}) is gone")
+        return Status(DEFUNCT, record, f"{init} but its cgroup is left")
+    return Status(STOPPED, record, f"stale state file: {init}")
 
 
 def _cgroup(record):

@@ -1,9 +1,8 @@
 """Readers for /proc text: process identity, state and signal masks.
 
-Everything takes a `proc` root so tests can feed canned files.
+Everything takes a `proc` root so tests can feed canned files. Nothing is
+imported at load (the depth-0 monitor reads /proc/PID/stat through here).
 """
-
-import os
 
 
 class ProcessGone(Exception):
@@ -57,6 +56,7 @@ def has_bit(mask, sig):
 
 def namespace_id(pid, kind, proc="/proc"):
     """The inode identifying namespace `kind` ('pid', 'net', ...) of `pid`."""
+    import os
     try:
         return os.stat(f"{proc}/{pid}/ns/{kind}").st_ino
     except FileNotFoundError:

@@ -207,17 +207,25 @@ def test_agent_killed_mid_start_leaves_what_stop_and_start_handle(container, del
     assert run("stop").returncode == 0
 
 
-def test_probe_finds_a_cgroup_without_init_and_stop_removes_it(container, reasons):
-    """What a start killed between making the cgroup and recording the init leaves."""
+def test_monitors_find_a_cgroup_without_init_and_stop_removes_it(container, reasons):
+    """What a start killed between recording the container and forking its init
+    leaves: a state without init, and the cgroup."""
+    import time
+
+    from hacontain.runtime import state as statefile
     from hacontain.runtime.cgroups import open_cgroup
     ct, run = container()
-    open_cgroup(ct.name).create([], None)
-    assert run("monitor").returncode == 7, "recurring monitors do not look at cgroups"
-    probe = run("monitor", **PROBE)
-    assert probe.returncode == 1
-    assert any("cgroup" in reason for reason in reasons(probe))
+    cgroup = open_cgroup(ct.name)
+    statefile.write(statefile.State(name=ct.name, lxcpath=ct.lxcpath, config=ct.config_path,
+                                    pid=None, start_time=None, started_at=time.time(),
+                                    halt_signal=30, cgroup=cgroup.paths))
+    cgroup.create([], None)
+    for env in ({}, PROBE):
+        monitor = run("monitor", **env)
+        assert monitor.returncode == 1
+        assert any("cgroup is left" in reason for reason in reasons(monitor))
     assert run("stop").returncode == 0
-    assert not open_cgroup(ct.name).exists()
+    assert not cgroup.exists() and statefile.read(ct.name) is None
     assert run("monitor", **PROBE).returncode == 7
 
 

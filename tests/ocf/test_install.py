@@ -9,7 +9,8 @@ import pytest
 from hacontain.ocf.install import install_agent
 
 HEAVY = ("click", "lxml", "psutil", "pyroute2", "re", "json", "dataclasses", "logging",
-         "subprocess", "ctypes", "hacontain.config", "hacontain.runtime.cgroups")
+         "subprocess", "ctypes", "os", "hacontain.config", "hacontain.runtime.cgroups",
+         "hacontain.ocf.agent")
 
 
 @pytest.fixture
@@ -45,8 +46,9 @@ def imported(installed, env):
 
 
 def test_a_depth_0_monitor_imports_only_what_it_needs(installed, rundir):
+    """A stopped container (a probe, or a monitor of a stopped resource) too."""
     env = {"OCF_RESKEY_name": "absent", "OCF_RESKEY_lxcpath": "/srv/lxc",
-           "HACONTAIN_RUNDIR": str(rundir)}
+           "HACONTAIN_RUNDIR": str(rundir), "OCF_RESKEY_CRM_meta_interval": "0"}
     code, names = imported(installed, env)
     assert code == 7
     assert "hacontain.ocf.quickstatus" in names

@@ -6,8 +6,7 @@ import os
 import pytest
 
 from hacontain import paths
-from hacontain.ocf.quickstatus import (RUNNING, STOPPED, parse_json, quick_status,
-                                      running_at_depth_0)
+from hacontain.ocf.quickstatus import RUNNING, STOPPED, answer, parse_json, quick_status
 from hacontain.runtime import state as statefile
 from hacontain.sys import proc
 
@@ -70,18 +69,41 @@ def test_names_that_are_not_plain_go_to_the_runtime(rundir, name):
     assert quick_status(name, "/srv/lxc") is None
 
 
-@pytest.mark.parametrize("level, expected", [("0", True), ("", True), ("x", True),
-                                             ("10", False), ("20", False)])
+def environ(**more):
+    """The agent's environment: parameters, the test's RUNDIR, `more`."""
+    return {"OCF_RESKEY_name": "ct", "OCF_RESKEY_lxcpath": "/srv/lxc",
+            "HACONTAIN_RUNDIR": os.environ["HACONTAIN_RUNDIR"], **more}
+
+
+@pytest.mark.parametrize("level, expected", [("0", 0), ("", 0), ("x", 0), ("10", None),
+                                             ("20", None)])
 def test_the_entry_point_answers_running_depth_0_monitors_alone(rundir, level, expected):
     statefile.write(record())
-    environ = {"OCF_RESKEY_name": "ct", "OCF_RESKEY_lxcpath": "/srv/lxc",
-               "OCF_CHECK_LEVEL": level}
-    assert running_at_depth_0(environ) is expected
+    assert answer(environ(OCF_CHECK_LEVEL=level)) == expected
 
 
-def test_the_entry_point_leaves_stopped_and_foreign_containers_to_the_agent(rundir):
-    environ = {"OCF_RESKEY_name": "ct", "OCF_RESKEY_lxcpath": "/srv/lxc"}
-    assert running_at_depth_0(environ) is False            # stopped: probes need the full agent
+@pytest.mark.parametrize("level", ["0", "10", "20"])
+def test_the_entry_point_answers_stopped_with_the_exit_reason(rundir, capsys, level):
+    """No state file means nothing exists (start records before it makes anything):
+    7 at every depth, probes too, with the line Pacemaker shows."""
+    assert answer(environ(OCF_CHECK_LEVEL=level, OCF_RESKEY_CRM_meta_interval="0")) == 7
+    assert capsys.readouterr().err == "ocf-exit-reason:container ct is not running\n"
+    assert answer(environ(OCF_EXIT_REASON_PREFIX="why: ")) == 7
+    assert capsys.readouterr().err == "why: container ct is not running\n"
+
+
+def test_the_entry_point_leaves_debug_foreign_and_unknown_cases_to_the_agent(rundir, capsys):
+    assert answer(environ(HA_debug="1")) is None, "the agent also logs the reason"
     statefile.write(record(lxcpath=paths.DEFAULT_LXCPATH))
-    assert running_at_depth_0(environ) is False
-    assert running_at_depth_0({"OCF_RESKEY_name": "ct"}) is True   # lxcpath's default
+    assert answer(environ()) is None
+    assert answer(environ(OCF_RESKEY_lxcpath="")) == 0      # lxcpath's default
+    statefile.write(record(pid=None, start_time=None))      # a start under way, or killed
+    assert answer(environ()) is None
+    assert capsys.readouterr().err == ""
+
+
+def test_the_entry_point_reads_the_environment_as_os_does(monkeypatch, rundir):
+    monkeypatch.setenv("OCF_RESKEY_name", "ct")
+    monkeypatch.setenv("OCF_RESKEY_lxcpath", "/srv/lxc")
+    statefile.write(record())
+    assert answer() == 0
