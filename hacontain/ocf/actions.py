@@ -10,6 +10,7 @@ from hacontain.ocf import log
 from hacontain.ocf.codes import (ERR_ARGS, ERR_GENERIC, ERR_PERM, ERR_UNIMPLEMENTED, SUCCESS,
                                  OcfExit)
 from hacontain.ocf.params import action_timeout
+from hacontain.sys import proc
 
 START_TIMEOUT = 60.0      # seconds, when OCF_RESKEY_CRM_meta_timeout is unset
 STOP_TIMEOUT = 60.0
@@ -34,17 +35,17 @@ def start(params):
     deadline = time.monotonic() + budget
     log.log("debug", f"starting container {params.name}: {budget:.1f}s to run")
     _refuse_foreign(container)
-    for warning in container.load_config().warnings:
+    config = container.load_config()
+    for warning in config.warnings:
         log.log("warn", warning)
-    container.start(timeout=max(deadline - time.monotonic(), 1.0))
-    status = container.status()
-    if not status.running:
+    init = container.start(timeout=max(deadline - time.monotonic(), 1.0), config=config)
+    if not proc.is_alive(init.pid, init.start_time):
         raise OcfExit(ERR_GENERIC, f"container {params.name} stopped right after its init "
-                                   f"started ({status.name}); see its console log")
+                                   "started; see its console log")
     argv = params.monitor_argv()
     if argv:
         _wait_healthy(container, params, argv, deadline)
-    log.log("info", f"container {params.name} started (init pid {status.state.pid})")
+    log.log("info", f"container {params.name} started (init pid {init.pid})")
     return SUCCESS
 
 

@@ -82,17 +82,19 @@ class Container:
 
     # -- start -------------------------------------------------------------
 
-    def start(self, timeout=30.0):
-        """Start the container detached; a running container is left alone."""
+    def start(self, timeout=30.0, config=None):
+        """Start the container detached; a running container is left alone. `config`:
+        the parsed config, when the caller has it. Returns the State of its init."""
         with statefile.Lock(self.name):
             current = self.status()
             self._check_same(current)
             if current.running:
-                return
+                return current.state
             if current.present:
                 self._cleanup(current.state)
-            config = self.load_config()
-            self._launch(config, timeout, foreground=False, prepared=self._prepare(config))
+            config = config or self.load_config()
+            return self._launch(config, timeout, foreground=False,
+                                prepared=self._prepare(config))[1]
 
     def execute(self, argv, timeout=30.0):
         """Run `argv` as the init of a temporary container; its exit code."""
