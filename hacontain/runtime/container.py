@@ -56,7 +56,7 @@ class Container:
     def check(self, config=None):
         """Check the config against this host; raise what is wrong, change nothing."""
         config = config or self.load_config()
-        interfaces, _ = self._prepare(config)
+        interfaces, _, _ = self._prepare(config)
         if interfaces:
             from hacontain.runtime.network import validate
             validate.check(config, interfaces)
@@ -64,7 +64,7 @@ class Container:
 
     def _prepare(self, config):
         """check()'s work but the network's host checks (start makes them after the
-        fork, see _make_network); returns (interfaces, containment), so start
+        fork, see _make_network); returns (interfaces, containment, cgroup), so start
         builds them once."""
         from hacontain.runtime.security import containment, idmap
         interfaces = self._interfaces(config)
@@ -73,12 +73,13 @@ class Container:
         if not _exists_inside(rootfs, init):
             raise ConfigError(f"init command {init} not found in rootfs {rootfs}",
                               config.path, key="lxc.init.cmd")
-        self._cgroup(config).validate(self._limits(config), self._devices(config))
+        cgroup = self._cgroup(config)
+        cgroup.validate(self._limits(config), self._devices(config))
         confinement = containment.from_config(config)
         idmap.check(config)
         if config.idmap:
             idmap.check_rootfs(rootfs, config.idmap, self.name)
-        return interfaces, confinement
+        return interfaces, confinement, cgroup
 
     # -- start -------------------------------------------------------------
 
@@ -121,8 +122,8 @@ class Container:
         from hacontain.runtime.launch import Launch, Plan
         from hacontain.runtime.security import cgroup_view, containment
         rootfs = self._rootfs(config)
-        interfaces, confinement = prepared or (self._interfaces(config),
-                                               containment.from_config(config))
+        interfaces, confinement, cgroup = prepared or (
+            self._interfaces(config), containment.from_config(config), self._cgroup(config))
         os.makedirs(statefile.directory(self.name), mode=0o700, exist_ok=True)
         plan = Plan(
             rootfs=rootfs,
@@ -138,10 +139,9 @@ class Container:
             containment=confinement,
             namespaces=self._namespaces(config), idmap=config.idmap,
         )
-        cgroup = self._cgroup(config)
         if cgroup_view.mode_of(config.mount_auto) is not None:
             plan = plan.replace(cgroup_views=cgroup_view.hierarchies(
-                cgroup.paths["hierarchies"]))
+                cgroup.host_hierarchies, cgroup.paths["hierarchies"]))
         # Recorded before anything is made (pid None: no init yet), so that no
         # state file means nothing of the container exists (the monitor's fast path).
         record = statefile.State(

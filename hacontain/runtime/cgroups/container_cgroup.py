@@ -41,6 +41,11 @@ class ContainerCgroup:
         self._drivers = [driver for driver in (self._v1, self._v2) if driver is not None]
 
     @property
+    def host_hierarchies(self):
+        """The host's cgroup hierarchies (layout.Hierarchy) this cgroup was planned on."""
+        return self._layout.hierarchies
+
+    @property
     def paths(self):
         return {"layout": self._layout.kind,
                 "hierarchies": {place.hierarchy.key: place.record()

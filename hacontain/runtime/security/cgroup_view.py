@@ -33,11 +33,11 @@ def mode_of(words):
     return mode
 
 
-def hierarchies(keys):
-    """(mount key, fstype, mount options) for the host hierarchies named by `keys`."""
-    from hacontain.runtime.cgroups.layout import detect_layout
+def hierarchies(host_hierarchies, keys):
+    """(mount key, fstype, mount options) for the host's hierarchies (cgroups.layout
+    Hierarchy) named by `keys`."""
     result = []
-    for hierarchy in detect_layout().hierarchies:
+    for hierarchy in host_hierarchies:
         if hierarchy.key in keys:
             if hierarchy.version == 2:
                 result.append((hierarchy.key, "cgroup2", None))
