@@ -258,7 +258,7 @@ class Container:
         as neither blocked nor caught): the timeout decides.
         """
         try:
-            masks = proc.signal_masks(record.pid)
+            masks = proc.status_masks(record.pid, proc.SIGNAL_MASKS)
         except proc.ProcessGone:
             return [sig]
         if proc.has_bit(masks["SigBlk"], sig) and not proc.has_bit(masks["SigCgt"], sig) \

@@ -20,24 +20,17 @@ class _Data(ctypes.Structure):
                 ("inheritable", ctypes.c_uint32)]
 
 
-def prctl(option, arg2=0, arg3=0, what="prctl"):
-    """prctl(2) with up to two arguments; KernelError naming `what`."""
-    result = libc._libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),
-                              ctypes.c_ulong(0), ctypes.c_ulong(0))
-    return libc._check(result, what)
-
-
 def drop_bounding(cap):
     """Remove capability number `cap` from the bounding set (for good)."""
-    prctl(PR_CAPBSET_DROP, cap, what=f"drop bounding capability {cap}")
+    libc.prctl(PR_CAPBSET_DROP, cap, what=f"drop bounding capability {cap}")
 
 
 def clear_ambient():
-    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, what="clear ambient capabilities")
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, what="clear ambient capabilities")
 
 
 def set_no_new_privs():
-    prctl(PR_SET_NO_NEW_PRIVS, 1, what="set no_new_privs")
+    libc.prctl(PR_SET_NO_NEW_PRIVS, 1, what="set no_new_privs")
 
 
 def clear_inheritable(mask):

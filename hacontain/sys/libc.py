@@ -127,6 +127,12 @@ def pidfd_send_signal(pidfd, sig):
     _check(_libc.syscall(number, pidfd, sig, None, 0), "pidfd_send_signal", detail=f"signal {sig}")
 
 
+def prctl(option, arg2=0, arg3=0, what="prctl", detail=None):
+    """prctl(2) with up to two arguments (numbers or addresses); KernelError naming `what`."""
+    return _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),
+                              ctypes.c_ulong(0), ctypes.c_ulong(0)), what, detail=detail)
+
+
 def sethostname(name):
     """sethostname(2), in the current UTS namespace."""
     data = name.encode()

@@ -35,14 +35,18 @@ def is_alive(pid, start, proc="/proc"):
     return started == start and state not in ("Z", "X")
 
 
-def signal_masks(pid, proc="/proc"):
-    """{'SigBlk': int, 'SigIgn': int, 'SigCgt': int} of `pid`."""
+SIGNAL_MASKS = ("SigBlk", "SigIgn", "SigCgt")
+
+
+def status_masks(pid, keys, proc="/proc"):
+    """{key: int} of the hexadecimal mask lines `keys` of /proc/PID/status
+    (SIGNAL_MASKS, CapBnd, ...)."""
     masks = {}
     try:
         with open(f"{proc}/{pid}/status", encoding="ascii") as handle:
             for line in handle:
                 key, _, value = line.partition(":")
-                if key in ("SigBlk", "SigIgn", "SigCgt"):
+                if key in keys:
                     masks[key] = int(value.strip(), 16)
     except FileNotFoundError:
         raise ProcessGone(pid) from None

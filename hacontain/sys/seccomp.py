@@ -19,6 +19,5 @@ def load_filter(program):
     """
     buffer = ctypes.create_string_buffer(program, len(program))
     fprog = _Program(len(program) // 8, ctypes.addressof(buffer))
-    result = libc._libc.prctl(ctypes.c_int(PR_SET_SECCOMP), ctypes.c_ulong(SECCOMP_MODE_FILTER),
-                              ctypes.byref(fprog), ctypes.c_ulong(0), ctypes.c_ulong(0))
-    libc._check(result, "load seccomp filter", detail=f"{len(program) // 8} instructions")
+    libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog),
+               what="load seccomp filter", detail=f"{len(program) // 8} instructions")

@@ -10,9 +10,9 @@ so no_new_privs is not required for it).
 
 import os
 
-from hacontain.errors import ConfigError
+from hacontain.errors import ConfigError, StateError
 from hacontain.runtime.security import apparmor, capabilities, seccomp_profile
-from hacontain.sys import caps, seccomp
+from hacontain.sys import caps, proc, seccomp
 
 
 class Containment:
@@ -83,8 +83,10 @@ def for_attach(path, init_pid):
         None if seccomp == "-" else bytes.fromhex(seccomp),
         fields.get("no_new_privs") == "1",
         None if fields.get("apparmor", "-") == "-" else fields["apparmor"])
-    with open(f"/proc/{init_pid}/status", encoding="ascii") as handle:
-        bounding = next(int(line.split()[1], 16) for line in handle if line.startswith("CapBnd:"))
+    try:
+        bounding = proc.status_masks(init_pid, ("CapBnd",))["CapBnd"]
+    except proc.ProcessGone:
+        raise StateError(f"the container's init (pid {init_pid}) is gone") from None
     missing = {cap for cap in range(capabilities.last_cap() + 1) if not bounding >> cap & 1}
     result.drop_caps = tuple(sorted(missing | set(result.drop_caps)))
     return result
