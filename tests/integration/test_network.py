@@ -18,6 +18,7 @@ import pytest
 
 from hacontain.runtime import state as statefile
 from clitools import HACONTAIN, cgroups_named, mounts_below, unique_name
+from netnstools import Netns
 
 pytestmark = pytest.mark.root
 
@@ -32,31 +33,18 @@ def run(argv, check=True, **kwargs):
     return result
 
 
-class HostNetns:
+class HostNetns(Netns):
     """A test-made netns standing in for the host: lo up, bridge br0 with 192.0.2.1/24."""
 
     def __init__(self):
-        self.name = unique_name("hcn")
-        self.path = f"/run/netns/{self.name}"
-        run(["ip", "netns", "add", self.name])
+        super().__init__("hcn")
         for command in (["link", "set", "lo", "up"], ["link", "add", "br0", "type", "bridge"],
                         ["addr", "add", "192.0.2.1/24", "dev", "br0"],
                         ["link", "set", "br0", "up"]):
             self.ip(*command)
 
-    def ip(self, *args, check=True):
-        return run(["ip", "-n", self.name, *args], check=check)
-
-    def links(self):
-        """{name: `ip -d link show` text} of the interfaces in this netns."""
-        out = self.ip("-o", "-d", "link", "show").stdout
-        return {line.split(": ", 2)[1].split("@")[0]: line for line in out.splitlines()}
-
     def hacontain(self, *args, check=True):
         return run(["nsenter", f"--net={self.path}", *HACONTAIN, *args], check=check)
-
-    def remove(self):
-        run(["ip", "netns", "del", self.name], check=False)
 
 
 @pytest.fixture
@@ -120,7 +108,7 @@ def test_two_containers_on_a_bridge_ping_each_other_and_the_gateway(host, contai
                             "ipv4.gateway = 192.0.2.1", "ipv6.address = 2001:db8::11/64"])
     host.hacontain("start", one)
     host.hacontain("start", two)
-    bridged = [name for name, line in host.links().items() if "master br0" in line]
+    bridged = [name for name, link in host.links().items() if link.get("master") == "br0"]
     assert len(bridged) == 2
     assert "0% packet loss" in inside(host, one, "ping -c1 -W5 192.0.2.11").stdout
     assert "0% packet loss" in inside(host, two, "ping -c1 -W5 192.0.2.10").stdout
@@ -183,7 +171,7 @@ def test_mac_mtu_names_and_flags_are_applied(host, container):
     assert info["eth1"]["state"] == "down", "an interface without flags = up stays down"
     assert info["data0"]["mtu"] == 9000
     links = host.links()
-    assert "mtu 1400" in links["hostend0"] and "master br0" in links["hostend0"]
+    assert links["hostend0"]["mtu"] == 1400 and links["hostend0"].get("master") == "br0"
     generated = [link for link in links if link.startswith("hc")]
     assert len(generated) == 2 and all(len(link) <= 15 for link in generated)
     host.hacontain("stop", name, "-k")
@@ -228,14 +216,14 @@ def test_macvlan_bridge_mode_between_two_containers(host, container):
 def test_phys_moves_in_renamed_and_returns_on_stop_and_after_a_crash(host, container, rundir):
     before = machine_links()
     host.ip("link", "add", "nic0", "mtu", "1450", "type", "veth", "peer", "name", "nicpeer")
-    mac = host.links()["nic0"].split("link/ether ")[1].split()[0]
+    mac = host.links()["nic0"]["address"]
     name = container(["type = phys", "link = nic0", "name = ext0", "flags = up", "mtu = 1300",
                       "hwaddr = 02:00:00:00:00:42", "ipv4.address = 192.0.2.50/24"])
 
     def assert_given_back():
         links = host.links()
         assert "nic0" in links, f"nic0 is not back: {sorted(links)}"
-        assert "mtu 1450" in links["nic0"] and mac in links["nic0"]
+        assert links["nic0"]["mtu"] == 1450 and links["nic0"]["address"] == mac
         assert mounts_below(rundir) == []
         assert machine_links() == before
 

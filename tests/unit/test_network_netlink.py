@@ -5,43 +5,20 @@ what it encodes is checked with `ip -d -j` (iproute2's own decoding), what
 it decodes against the same.
 """
 
-import json
-import os
 import subprocess
 
 import pytest
 
-from clitools import unique_name
+from netnstools import Netns
 from hacontain.errors import KernelError
 from hacontain.runtime.network import ip, netlink
 
 pytestmark = pytest.mark.root
 
 
-class Netns:
-    def __init__(self):
-        self.name = unique_name("hcu")
-        self.path = f"/run/netns/{self.name}"
-        subprocess.run(["ip", "netns", "add", self.name], check=True)
-        self.fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-
-    def links(self):
-        """{name: `ip -d -j link` entry}."""
-        out = self.ip("-d", "-j", "link", "show")
-        return {link["ifname"]: link for link in json.loads(out)}
-
-    def ip(self, *args):
-        return subprocess.run(["ip", "-n", self.name, *args], check=True, capture_output=True,
-                              text=True).stdout
-
-    def remove(self):
-        os.close(self.fd)
-        subprocess.run(["ip", "netns", "del", self.name], check=False)
-
-
 @pytest.fixture
 def netns():
-    made = Netns()
+    made = Netns("hcu")
     yield made
     made.remove()
 
@@ -91,7 +68,7 @@ def test_every_macvlan_mode_is_encoded_and_decoded(netns, sock, mode):
 
 def test_macvlan_mode_rename_and_move_to_another_netns(netns, sock):
     netns.ip("link", "add", "par0", "type", "veth", "peer", "name", "par1")
-    other = Netns()
+    other = Netns("hcu")
     try:
         sock.add_link("create macvlan", "mv0", [
             ("IFLA_IFNAME", "mv0"), ("IFLA_LINK", sock.link("par0")["index"]),
