@@ -17,7 +17,7 @@ packages=(
     lvm2 thin-provisioning-tools drbd-utils e2fsprogs util-linux
     lxc busybox-static debootstrap
     qemu-system-x86 qemu-utils
-    iproute2 iputils-ping procps kmod psmisc
+    iproute2 iputils-ping procps kmod psmisc strace
 )
 missing=()
 for p in "${packages[@]}"; do
