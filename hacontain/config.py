@@ -541,7 +541,8 @@ def _namespace_keep(entry):
         if word == "mnt":
             raise entry.error("a container always gets its own mount namespace")
         if word not in ("user", "pid", "uts", "ipc", "net", "cgroup", "time"):
-            raise entry.error(f"unknown namespace {word!r} (user, pid, uts, ipc, net, cgroup)")
+            raise entry.error(f"unknown namespace {word!r} (user, pid, uts, ipc, net, cgroup, "
+                              "time)")
     return words
 
 
@@ -633,7 +634,7 @@ def _finish_net(index, data):
             fields["macvlan_mode"] = value
         elif sub in ("ipv4.gateway", "ipv6.gateway"):
             if value != "auto" and value:
-                _check_address(entry, value, 4 if sub.startswith("ipv4") else 6, prefix=False)
+                _check_address(entry, value, 4 if sub.startswith("ipv4") else 6, "forbidden")
             fields[sub.replace(".", "_")] = value or None
         elif sub == "link":
             fields["link"] = value
@@ -642,12 +643,10 @@ def _finish_net(index, data):
     return NetConfig(**fields)
 
 
-def _check_address(entry, text, family, prefix=True):
+def _check_address(entry, text, family, prefix="required"):
     from hacontain.runtime.network import ip
     try:
-        value = ip.parse(text, prefix_needed=prefix)
-        if not prefix and "/" in text:
-            raise ValueError("a gateway has no prefix length")
+        value = ip.parse(text, prefix)
     except ValueError as exc:
         raise entry.error(f"invalid address {text!r}: {exc}") from None
     if value.version != family:

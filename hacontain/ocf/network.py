@@ -50,13 +50,8 @@ def interface_names(pid):
 
 def _socket_in_netns(pid):
     from hacontain.sys import libc
-    path = f"/proc/{pid}/ns/net"
-    target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        return libc.in_netns(target, lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM),
-                             path)
-    finally:
-        os.close(target)
+    return libc.in_netns(f"/proc/{pid}/ns/net",
+                         lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
 
 
 def _flags(sock, name):

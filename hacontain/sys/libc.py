@@ -104,21 +104,29 @@ def setns(fd, nstype=0, path=None):
     _check(_libc.setns(fd, nstype), "setns", path)
 
 
-def in_netns(netns_fd, make, path=None):
-    """`make()` called inside the netns open at `netns_fd`, then back in this one.
+def in_netns(path, make):
+    """`make()` called inside the netns at `path` (/proc/PID/ns/net, a bind mount of
+    one), then back in this one.
 
     For sockets: a socket keeps the netns it was made in. Only the calling
     thread moves, and it is always moved back.
     """
-    own = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
     try:
-        setns(netns_fd, CLONE_NEWNET, path)
+        target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise KernelError("open", exc.errno, path) from None
+    try:
+        own = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
         try:
-            return make()
+            setns(target, CLONE_NEWNET, path)
+            try:
+                return make()
+            finally:
+                setns(own, CLONE_NEWNET, "/proc/self/ns/net")
         finally:
-            setns(own, CLONE_NEWNET, "/proc/self/ns/net")
+            os.close(own)
     finally:
-        os.close(own)
+        os.close(target)
 
 
 def pidfd_send_signal(pidfd, sig):

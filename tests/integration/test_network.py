@@ -291,6 +291,19 @@ def test_duplicate_names_and_none_with_others_are_errors(host, container):
         assert sorted(host.links()) == ["br0", "lo"]
 
 
+def test_a_kept_host_netns_refuses_interfaces(host, container):
+    """lxc.namespace.keep = net would put them, and their routes, on the host."""
+    name = container(VETH + ["ipv4.address = 192.0.2.61/24", "ipv4.gateway = auto"],
+                     extra=["lxc.namespace.keep = net"])
+    links = sorted(host.links())
+    result = host.hacontain("start", name, check=False)
+    assert result.returncode == 1, result.stderr
+    assert re.search(r"/config:\d+: lxc.namespace.keep: net keeps the host's network namespace",
+                     result.stderr), result.stderr
+    assert sorted(host.links()) == links and statefile.read(name) is None
+    assert "default" not in host.ip("route", "show")
+
+
 # -- depth-20 monitor ------------------------------------------------------------
 
 def agent_monitor(host, name, lxcpath, python_flags=()):

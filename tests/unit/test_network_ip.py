@@ -41,9 +41,11 @@ def test_bad_addresses_say_why(text, message):
         ip.parse(text)
 
 
-def test_a_prefix_can_be_required():
+def test_a_prefix_can_be_required_or_forbidden():
     with pytest.raises(ValueError, match="a prefix length is needed"):
-        ip.parse("192.0.2.3", prefix_needed=True)
+        ip.parse("192.0.2.3", prefix="required")
+    with pytest.raises(ValueError, match="no prefix length here"):
+        ip.parse("192.0.2.3/24", prefix="forbidden")
     assert ip.parse("192.0.2.3").prefix == 32 and ip.parse("2001:db8::3").prefix == 128
 
 

@@ -25,7 +25,7 @@ def netns():
 
 @pytest.fixture
 def sock(netns):
-    made = netlink.inside(netns.fd, netns.path)
+    made = netlink.inside(netns.path)
     yield made
     made.close()
 

@@ -41,9 +41,14 @@ class Address(Record):
         return parse(f"{text}/{prefix}").contains(self)
 
 
-def parse(text, prefix_needed=False):
-    """The Address `text` ("192.0.2.10/24", "2001:db8::1", ...); ValueError saying why not."""
+def parse(text, prefix="optional"):
+    """The Address `text` ("192.0.2.10/24", "2001:db8::1", ...); ValueError saying why not.
+
+    `prefix`: "optional" (none: the whole address), "required" or "forbidden".
+    """
     address, slash, length = text.partition("/")
+    if slash and prefix == "forbidden":
+        raise ValueError("no prefix length here")
     for version, family in FAMILIES.items():
         try:
             packed = socket.inet_pton(family, address)
@@ -51,7 +56,7 @@ def parse(text, prefix_needed=False):
             continue
         bits = len(packed) * 8
         if not slash:
-            if prefix_needed:
+            if prefix == "required":
                 raise ValueError("a prefix length is needed, e.g. /24")
             return Address(version=version, text=socket.inet_ntop(family, packed), prefix=bits)
         if not (length.isascii() and length.isdigit()) or not 0 <= int(length) <= bits:

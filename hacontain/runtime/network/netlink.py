@@ -5,7 +5,7 @@ requests and decode replies; pyroute2's IPRoute (asyncio, ssl,
 concurrent.futures...) is not used. Every change is acknowledged
 (NLM_F_ACK); a dump is read to NLMSG_DONE; a kernel error is a KernelError
 naming the operation and the interface. `host()` is a socket in the netns
-this process runs in; `inside(fd)` one in the netns open at `fd`, made by
+this process runs in; `inside(path)` one in the netns at `path`, made by
 entering that netns with setns(2) for the socket() call only (no child
 process; setns affects only the calling thread). A netlink socket keeps
 the netns it was made in, so every later request on it acts there.
@@ -16,6 +16,7 @@ import socket
 import struct
 
 from hacontain.errors import KernelError
+from hacontain.runtime.network.ip import FAMILIES
 from hacontain.sys import libc
 
 NETLINK_ROUTE = 0
@@ -25,7 +26,6 @@ NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP_INTR = 0x1, 0x4, 0x10
 NLM_F_DUMP, NLM_F_EXCL, NLM_F_CREATE = 0x300, 0x200, 0x400
 NLMSG_ERROR, NLMSG_DONE = 2, 3
 IFF_UP = 0x1
-FAMILIES = {4: socket.AF_INET, 6: socket.AF_INET6}
 RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_LINK, RTN_UNICAST = 254, 3, 253, 1
 HEADER = struct.Struct("=IHHII")     # struct nlmsghdr: length, type, flags, sequence, port
 SEQUENCE, SEQUENCE_OFFSET = struct.Struct("=I"), 8
@@ -38,9 +38,9 @@ def host():
     return Socket()
 
 
-def inside(netns_fd, path):
-    """A Socket in the netns open at `netns_fd` (`path` for errors)."""
-    return libc.in_netns(netns_fd, Socket, path)
+def inside(path):
+    """A Socket in the netns at `path` (/proc/PID/ns/net or a bind mount of one)."""
+    return libc.in_netns(path, Socket)
 
 
 def missing(error):

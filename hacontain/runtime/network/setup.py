@@ -25,7 +25,7 @@ def setup(interfaces, netns_fd, netns_path):
             _create(interface, host, netns_fd)
     finally:
         host.close()
-    inside = netlink.inside(netns_fd, netns_path)
+    inside = netlink.inside(netns_path)
     try:
         for interface in interfaces:
             _configure(interface, inside)

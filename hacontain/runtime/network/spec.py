@@ -62,6 +62,10 @@ def interfaces(config, container_name):
         raise first.origin.error("type none (the host's network) cannot be combined with "
                                  "other interfaces")
     made = [net for net in config.nets if net.type in MADE_TYPES]
+    if made and "net" in config.namespace_keep:
+        raise config.entry("lxc.namespace.keep").error(
+            "net keeps the host's network namespace: no lxc.net interface can be made there "
+            f"(lxc.net.{made[0].index} is a {made[0].type}); use type none, or drop net")
     names = _container_names(made)
     return [_interface(net, names[net.index], container_name) for net in made]
 

@@ -17,6 +17,8 @@ import os
 from hacontain.errors import HacontainError, KernelError
 from hacontain.runtime.network import hold, netlink
 
+IFF_LOOPBACK = 0x8
+
 
 def teardown(records, held_path):
     """Undo `records`; release the netns held on `held_path`."""
@@ -34,32 +36,39 @@ def teardown(records, held_path):
 
 def _give_back(records, held_path):
     failures = []
-    netns = os.open(held_path, os.O_RDONLY | os.O_CLOEXEC)
-    own = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    inside = netlink.inside(netns, held_path)
     try:
-        for record in records:
-            try:
-                _give_back_one(record, inside, own)
-            except HacontainError as exc:
-                failures.append(str(exc))
+        inside = netlink.inside(held_path)
+    except HacontainError as exc:
+        return [str(exc)]
+    try:
+        own = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            for record in records:
+                try:
+                    _give_back_one(record, inside, own)
+                except HacontainError as exc:
+                    failures.append(str(exc))
+        finally:
+            os.close(own)
     finally:
         inside.close()
-        os.close(own)
-        os.close(netns)
     return failures
 
 
 def _give_back_one(record, inside, own_netns):
-    """Find the NIC by its container-side name, else by its original index; move it out."""
+    """Find the NIC by its container-side name, else by its original index, and move
+    it out - only a link of the NIC's own kind (none for real hardware, which a
+    container cannot make) and not the loopback, so whatever the container renamed
+    or made is never given out."""
     name, original = record["name"], record["original"]
-    link = inside.link(name)
-    if link is not None:
-        index = link["index"]
-    elif original["index"] in {message["index"] for message in inside.links()}:
-        index = original["index"]
-    else:
+    links = {message["index"]: message for message in inside.links()
+             if not message["flags"] & IFF_LOOPBACK and
+             message.get_nested("IFLA_LINKINFO", "IFLA_INFO_KIND") == original.get("kind")}
+    named = [index for index, link in links.items() if link.get_attr("IFLA_IFNAME") == name]
+    candidates = [index for index in named + [original["index"]] if index in links]
+    if not candidates:
         return
+    index = candidates[0]
     restore = [("IFLA_MTU", original["mtu"])]
     if original.get("hwaddr"):
         restore.append(("IFLA_ADDRESS", original["hwaddr"]))

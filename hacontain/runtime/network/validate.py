@@ -78,7 +78,7 @@ def _resolve_one(interface, links, host, problems):
                                                     "interface, not a NIC to give away")
         facts["link_index"] = link["index"]
         if interface.type == "phys":
-            facts["original"] = {"name": interface.link, "index": link["index"],
+            facts["original"] = {"name": interface.link, "index": link["index"], "kind": kind,
                                  "mtu": link.get_attr("IFLA_MTU"),
                                  "hwaddr": link.get_attr("IFLA_ADDRESS")}
     for family, field in ((4, "gateway4"), (6, "gateway6")):

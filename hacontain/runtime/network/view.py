@@ -1,22 +1,11 @@
 """The interfaces inside a running container, read from its netns (for `hacontain info`)."""
 
-import os
-
-from hacontain.errors import KernelError
 from hacontain.runtime.network import netlink
 
 
 def interfaces(pid):
     """{name: {"state", "mtu", "hwaddr", "addresses"}} for each interface in the netns of `pid`."""
-    path = f"/proc/{pid}/ns/net"
-    try:
-        netns = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as exc:
-        raise KernelError("open", exc.errno, path) from None
-    try:
-        inside = netlink.inside(netns, path)
-    finally:
-        os.close(netns)
+    inside = netlink.inside(f"/proc/{pid}/ns/net")
     try:
         links = inside.links()
         addresses = inside.addresses()
