@@ -27,7 +27,9 @@ def answer(environ=None):
     also logs the reason)."""
     environ = _environment() if environ is None else environ
     name = environ.get("OCF_RESKEY_name", "").strip()
-    lxcpath = paths.lxcpath(environ.get("OCF_RESKEY_lxcpath", "").strip() or None, environ)
+    # the parameter's default, as the agent's (not $HACONTAIN_LXCPATH, which is the CLI's)
+    lxcpath = paths.lxcpath(environ.get("OCF_RESKEY_lxcpath", "").strip()
+                            or paths.DEFAULT_LXCPATH, environ)
     status = quick_status(name, lxcpath, environ)
     level = environ.get("OCF_CHECK_LEVEL", "0")
     if status == RUNNING and not (level.isdigit() and int(level) >= 10):

@@ -97,6 +97,8 @@ def test_the_entry_point_leaves_debug_foreign_and_unknown_cases_to_the_agent(run
     statefile.write(record(lxcpath=paths.DEFAULT_LXCPATH))
     assert answer(environ()) is None
     assert answer(environ(OCF_RESKEY_lxcpath="")) == 0      # lxcpath's default
+    assert answer(environ(OCF_RESKEY_lxcpath="", HACONTAIN_LXCPATH="/srv/lxc")) == 0, \
+        "the parameter's default is the agent's, whatever the CLI's variable says"
     statefile.write(record(pid=None, start_time=None))      # a start under way, or killed
     assert answer(environ()) is None
     assert capsys.readouterr().err == ""
