@@ -309,6 +309,13 @@ def _check_containment(entries, lists, values, warnings):
     if lists["cap_keep"] and drops and drops[-1].value:
         later = max(drops[-1], keeps[-1], key=entries.index)
         raise later.error("lxc.cap.drop and lxc.cap.keep cannot both be set")
+    if "cgroup" in lists["namespace_keep"]:
+        from hacontain.runtime.security.cgroup_view import mode_of
+        if mode_of(lists["mount_auto"]) is not None:
+            entry = [entry for entry in entries if entry.key == "lxc.namespace.keep"][-1]
+            raise entry.error("cgroup keeps the host's cgroup namespace, where lxc.mount.auto's "
+                              "cgroup would mount (and reconfigure) the host's hierarchies: "
+                              "drop one of them")
     profile = values.get("apparmor_profile")
     if profile is not None:
         from hacontain.runtime.security import apparmor

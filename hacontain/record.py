@@ -21,7 +21,7 @@ class Record:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        own = tuple(cls.__dict__.get("__annotations__", {}))
+        own = tuple(cls.__annotations__)          # the class's own (Python >= 3.10)
         cls._fields = tuple(name for name in cls._fields if name not in own) + own
         if not cls._mutable and "__hash__" not in cls.__dict__:
             cls.__hash__ = Record._hash

@@ -178,6 +178,9 @@ def test_seccomp_profile_unset_is_default_and_empty_is_off(tmp_path):
     ("lxc.cap.drop = mknod\nlxc.cap.keep = chown", "cannot both be set"),
     ("lxc.namespace.keep = mnt", "own mount namespace"),
     ("lxc.namespace.keep = bogus", "unknown namespace"),
+    ("lxc.mount.auto = cgroup:mixed\nlxc.namespace.keep = cgroup", "host's cgroup namespace"),
+    ("lxc.mount.auto = cgroup proc:mixed\nlxc.namespace.keep = ipc cgroup",
+     "host's cgroup namespace"),
     ("lxc.idmap = u 0 100000 0", "empty or beyond 2^32"),
     ("lxc.idmap = u 0 4294967295 2", "empty or beyond 2^32"),
     ("lxc.apparmor.profile = two words", "has no spaces"),
@@ -233,6 +236,10 @@ def test_host_id():
      "overlapping uid maps"),
     ("lxc.idmap = u 0 100000 10\nlxc.idmap = g 0 1 1\nlxc.namespace.keep = user",
      "needs a user namespace"),
+    ("lxc.idmap = u 0 100000 10\nlxc.idmap = g 0 1 1\nlxc.namespace.keep = pid uts",
+     "cannot use the host's pid, uts namespace"),
+    ("lxc.idmap = u 0 100000 10\nlxc.idmap = g 0 1 1\nlxc.net.0.type = none",
+     r"cannot use the host's net \(type none\) namespace"),
 ])
 def test_idmap_check(tmp_path, lines, message):
     with pytest.raises(ConfigError, match=message):

@@ -37,6 +37,12 @@ def check(config):
     if "user" in config.namespace_keep:
         raise ConfigError("lxc.idmap needs a user namespace, but lxc.namespace.keep keeps the host's",
                           entry.path, entry.line, entry.key)
+    shared = [kind for kind in config.namespace_keep if kind != "time"] + \
+        (["net (type none)"] if config.shares_host_network() else [])
+    if shared:
+        raise ConfigError(f"a user-namespaced container cannot use the host's {', '.join(shared)} "
+                          "namespace (its root has no rights there): drop lxc.namespace.keep "
+                          "or lxc.idmap", entry.path, entry.line, entry.key)
 
 
 def check_rootfs(rootfs, idmap, name):
