@@ -139,9 +139,10 @@ class Container:
             containment=confinement,
             namespaces=self._namespaces(config), idmap=config.idmap,
         )
-        if cgroup_view.mode_of(config.mount_auto) is not None:
-            plan = plan.replace(cgroup_views=cgroup_view.hierarchies(
-                cgroup.host_hierarchies, cgroup.paths["hierarchies"]))
+        cgroup_mode = cgroup_view.mode_of(config.mount_auto)
+        if cgroup_mode is not None:
+            plan = plan.replace(cgroup_mode=cgroup_mode,
+                                cgroup_views=cgroup_view.views(cgroup.hierarchies))
         # Recorded before anything is made (pid None: no init yet), so that no
         # state file means nothing of the container exists (the monitor's fast path).
         record = statefile.State(

@@ -62,7 +62,8 @@ class Plan(Record):
     foreground: bool = False
     containment: object = None     # security.containment.Containment, applied before exec
     idmap: tuple = ()              # lxc.idmap entries: a user namespace when not empty
-    cgroup_views: tuple = ()       # security.cgroup_view.hierarchies(), for lxc.mount.auto cgroup
+    cgroup_mode: str | None = None  # lxc.mount.auto's cgroup mode (security.cgroup_view.mode_of)
+    cgroup_views: tuple = ()       # security.cgroup_view.views() of the container's hierarchies
 
 
 class Launch:
@@ -278,7 +279,7 @@ def _container_init(plan, sync_r, err_w, log):
         root = plan.rootfs
         rootfs.make_private()
         rootfs.mount_rootfs(root)
-        rootfs.mount_auto(root, plan.mount_auto, plan.cgroup_views)
+        rootfs.mount_auto(root, plan.mount_auto, plan.cgroup_mode, plan.cgroup_views)
         dev = devices.populate_dev(root, plan.autodev, bind_nodes=bool(plan.idmap))
         keep = devices.open_terminals(dev, plan.ttys)
         for entry in plan.mounts:

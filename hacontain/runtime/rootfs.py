@@ -106,9 +106,9 @@ def remount_readonly(path):
     libc.mount(None, path, None, flags)
 
 
-def mount_auto(rootfs, words, cgroup_views=()):
+def mount_auto(rootfs, words, cgroup_mode=None, cgroup_views=()):
     """Apply `lxc.mount.auto`: proc and sys always (default proc:mixed sys:ro), the
-    cgroup hierarchies `cgroup_views` (see security.cgroup_view) when asked for."""
+    cgroup hierarchies `cgroup_views` in `cgroup_mode` (see security.cgroup_view)."""
     proc_mode, sys_mode = "mixed", "ro"
     for word in words:
         kind, _, mode = word.partition(":")
@@ -118,7 +118,6 @@ def mount_auto(rootfs, words, cgroup_views=()):
             sys_mode = mode or "ro"
     mount_proc(rootfs, proc_mode)
     mount_sys(rootfs, sys_mode)
-    cgroup_mode = cgroup_view.mode_of(words)
     if cgroup_mode is not None and cgroup_views:
         cgroup_view.mount(inside(rootfs, "/sys/fs/cgroup"), cgroup_mode, cgroup_views)
 

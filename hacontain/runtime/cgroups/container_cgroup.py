@@ -41,9 +41,9 @@ class ContainerCgroup:
         self._drivers = [driver for driver in (self._v1, self._v2) if driver is not None]
 
     @property
-    def host_hierarchies(self):
-        """The host's cgroup hierarchies (layout.Hierarchy) this cgroup was planned on."""
-        return self._layout.hierarchies
+    def hierarchies(self):
+        """The hierarchies (layout.Hierarchy) this cgroup has a place in."""
+        return tuple(place.hierarchy for driver in self._drivers for place in driver.places)
 
     @property
     def paths(self):

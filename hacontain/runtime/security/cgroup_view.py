@@ -33,21 +33,16 @@ def mode_of(words):
     return mode
 
 
-def hierarchies(host_hierarchies, keys):
-    """(mount key, fstype, mount options) for the host's hierarchies (cgroups.layout
-    Hierarchy) named by `keys`."""
-    result = []
-    for hierarchy in host_hierarchies:
-        if hierarchy.key in keys:
-            if hierarchy.version == 2:
-                result.append((hierarchy.key, "cgroup2", None))
-            else:
-                result.append((hierarchy.key, "cgroup", ",".join(sorted(hierarchy.controllers))))
-    return tuple(result)
+def views(hierarchies):
+    """(mount key, fstype, mount options) for each of `hierarchies` (cgroups.layout
+    Hierarchy, those the container has a cgroup in)."""
+    return tuple((hierarchy.key, "cgroup2", None) if hierarchy.version == 2 else
+                 (hierarchy.key, "cgroup", ",".join(sorted(hierarchy.controllers)))
+                 for hierarchy in hierarchies)
 
 
 def mount(target, mode, views):
-    """Mount `views` (from hierarchies()) at `target` in `mode`; run inside the cgroup ns."""
+    """Mount `views` (from views()) at `target` in `mode`; run inside the cgroup ns."""
     flags = libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC
     readonly = libc.MS_RDONLY if mode == "ro" else 0
     os.makedirs(target, exist_ok=True)
