@@ -2,7 +2,6 @@
 
 import os
 import sys
-import warnings  # noqa: F401 - os.execvpe imports it lazily, which fails after the chroot
 
 from hacontain.errors import HacontainError, StateError
 from hacontain.runtime.security.idmap import become_root
@@ -14,8 +13,8 @@ NAMESPACE_ORDER = ("cgroup", "ipc", "uts", "net", "pid", "mnt")
 
 
 def attach(record, cgroup, argv, env, containment):
-    """Run `argv` in the container of `record` with environment `env`, confined by
-    `containment` like the init; its exit code."""
+    """Run `argv` (argv[0] an absolute path inside) in the container of `record` with
+    environment `env`, confined by `containment` like the init; its exit code."""
     fds = {}
     try:
         if os.stat(f"/proc/{record.pid}/ns/user").st_ino != os.stat("/proc/self/ns/user").st_ino:
@@ -70,7 +69,7 @@ def _enter_and_run(cgroup, fds, root, argv, env, containment):
 def _exec(argv, env):
     environment = dict(item.split("=", 1) for item in env)
     try:
-        os.execvpe(argv[0], list(argv), environment)
+        os.execve(argv[0], list(argv), environment)
     except OSError as exc:
         print(f"hacontain: attach: {argv[0]}: {exc.strerror}", file=sys.stderr)
         os._exit(127)

@@ -331,11 +331,17 @@ class Container:
     # -- other actions -------------------------------------------------------
 
     def attach(self, argv, env=None):
-        """Run `argv` inside the running container; its exit code."""
+        """Run `argv` inside the running container (a bare command searched in its
+        PATH); its exit code."""
         from hacontain.runtime.attach import attach
         from hacontain.runtime.security.containment import for_attach
         current = self._require_running()
         confine = for_attach(statefile.containment_record(self.name), current.state.pid)
+        try:
+            command = _resolve_command(f"/proc/{current.state.pid}/root", argv[0])
+        except NotFound:
+            command = argv[0]             # exec fails on it: exit 127, as a shell's
+        argv = (command,) + tuple(argv[1:])
         return attach(current.state, self._open_recorded_cgroup(current.state), argv,
                       BASE_ENV + tuple(env or ()), confine)
 
