@@ -42,8 +42,10 @@ SOCK_CLOEXEC = 0o2000000
 CLONE_INTO_CGROUP = 0x200000000
 
 _SYSCALLS = {
-    "x86_64": {"pivot_root": 155, "pidfd_send_signal": 424, "pidfd_getfd": 438, "clone3": 435},
-    "aarch64": {"pivot_root": 41, "pidfd_send_signal": 424, "pidfd_getfd": 438, "clone3": 435},
+    "x86_64": {"pivot_root": 155, "pidfd_send_signal": 424, "pidfd_getfd": 438, "clone3": 435,
+               "bpf": 321},
+    "aarch64": {"pivot_root": 41, "pidfd_send_signal": 424, "pidfd_getfd": 438, "clone3": 435,
+                "bpf": 280},
 }
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -92,6 +94,13 @@ def pivot_root(new_root, put_old):
     """pivot_root(2)."""
     number = _syscall_number("pivot_root")
     _check(_libc.syscall(number, _encode(new_root), _encode(put_old)), "pivot_root", new_root)
+
+
+def bpf(command, attr, op, path=None):
+    """bpf(2) `command` with the union bpf_attr `attr` (bytes, its whole size); the result."""
+    buffer = ctypes.create_string_buffer(attr, len(attr))
+    return _check(_libc.syscall(ctypes.c_long(_syscall_number("bpf")), ctypes.c_long(command),
+                                buffer, ctypes.c_ulong(len(attr))), op, path)
 
 
 def unshare(flags):

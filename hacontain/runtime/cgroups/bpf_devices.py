@@ -17,7 +17,8 @@ import struct
 import sys
 from collections import namedtuple
 
-from hacontain.errors import KernelError, NotInstalled
+from hacontain.errors import KernelError
+from hacontain.sys import libc
 
 # instruction classes and operations (linux/bpf_common.h, linux/bpf.h)
 LDX_MEM_W = 0x61        # BPF_LDX | BPF_MEM | BPF_W
@@ -37,7 +38,6 @@ BPF_PROG_ATTACH = 8
 BPF_PROG_TYPE_CGROUP_DEVICE = 15
 BPF_CGROUP_DEVICE = 6
 BPF_F_ALLOW_MULTI = 2      # stack with the programs of the ancestors (systemd's, a parent's)
-_BPF_SYSCALL = {"x86_64": 321, "aarch64": 280, "riscv64": 280, "ppc64le": 361, "s390x": 351}
 _ATTR_SIZE = 128
 _LOG_SIZE = 65536
 
@@ -132,18 +132,5 @@ def load(program):
         raise
 
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
-
-
 def _bpf(command, attr, op, path=None):
-    machine = os.uname().machine
-    number = _BPF_SYSCALL.get(machine)
-    if number is None:
-        raise NotInstalled(f"bpf(2) syscall number unknown on {machine}")
-    buffer = ctypes.create_string_buffer(attr.ljust(_ATTR_SIZE, b"\0"), _ATTR_SIZE)
-    result = _libc.syscall(ctypes.c_long(number), ctypes.c_long(command), buffer,
-                           ctypes.c_ulong(_ATTR_SIZE))
-    if result < 0:
-        raise KernelError(op, ctypes.get_errno(), path)
-    return result
+    return libc.bpf(command, attr.ljust(_ATTR_SIZE, b"\0"), op, path)
