@@ -75,7 +75,12 @@ class Launch:
         sync_r, self._sync_w = os.pipe2(os.O_CLOEXEC)
         self._err_r, err_w = os.pipe2(os.O_CLOEXEC)
         pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
-        self.first_child, in_v2 = _fork_into(cgroup)
+        try:
+            self.first_child, in_v2 = _fork_into(cgroup)
+        except BaseException:
+            for fd in (sync_r, self._sync_w, self._err_r, err_w, pid_r, pid_w):
+                os.close(fd)
+            raise
         if self.first_child == 0:
             _first_child(plan, cgroup, in_v2, (sync_r, self._sync_w, self._err_r, err_w, pid_r, pid_w))
         for fd in (sync_r, err_w, pid_w):
@@ -224,7 +229,10 @@ def _fork_into(cgroup):
     """Fork the first child, straight into the v2 cgroup when there is one: (pid, in_v2)."""
     v2_dir = cgroup.v2_dir() if cgroup is not None else None
     if v2_dir is not None:
-        fd = os.open(v2_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            fd = os.open(v2_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise KernelError("open", exc.errno, v2_dir) from None
         try:
             pid = libc.fork_into_cgroup(fd)
         except KernelError:
