@@ -272,6 +272,30 @@ def test_shift_moves_owners_once_keeps_setuid_and_leaves_links(tmp_path):
 
 
 @pytest.mark.root
+def test_shift_makes_file_capabilities_name_the_containers_root(tmp_path):
+    """Revision 2 (host root's, e.g. from setcap) becomes revision 3 for host uid 100000:
+    only that one the kernel honours inside the user namespace."""
+    root = tmp_path / "rootfs"
+    (root / "bin").mkdir(parents=True)
+    ping = root / "bin" / "ping"
+    ping.write_text("x")
+    cap_net_raw = 1 << 13
+    version_2 = struct.pack("<5I", 0x02000001, cap_net_raw, 0, 0, 0)     # effective, +ep
+    os.setxattr(ping, "security.capability", version_2)
+    shift.shift(str(root), (("u", 0, 100000, 65536), ("g", 0, 100000, 65536)))
+    assert os.getxattr(ping, "security.capability") == \
+        struct.pack("<6I", 0x03000001, cap_net_raw, 0, 0, 0, 100000)
+
+
+def test_namespaced_capability_of_each_revision():
+    assert shift.namespaced_capability(struct.pack("<3I", 0x01000000, 5, 6), 7) == \
+        struct.pack("<6I", 0x03000000, 5, 6, 0, 0, 7)
+    assert shift.namespaced_capability(struct.pack("<6I", 0x03000001, 1, 2, 3, 4, 9), 7) == \
+        struct.pack("<6I", 0x03000001, 1, 2, 3, 4, 7)
+    assert shift.namespaced_capability(b"\x00\x00\x00\x09junk", 7) == b"\x00\x00\x00\x09junk"
+
+
+@pytest.mark.root
 def test_shift_refuses_ids_outside_the_map_before_changing_anything(tmp_path):
     root = tmp_path / "rootfs"
     root.mkdir()
