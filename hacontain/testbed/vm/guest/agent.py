@@ -10,7 +10,8 @@ On start it says ``{"ready": true}``. Each request is one line:
 and gets one answer line:
 ``{"id": 1, "rc": 0, "stdout": "...", "stderr": "...", "timed_out": false}``.
 A command runs in its own session; one that outlives its timeout is killed
-with its whole process group and answered with ``timed_out: true``.
+with its whole process group and answered with ``timed_out: true`` once
+no process of that group is left (reaped, not only signalled).
 """
 
 import glob
@@ -65,18 +66,36 @@ def run_command(request):
 
 
 def kill_group(proc):
-    """SIGKILL the command's process group; return what it wrote before."""
+    """SIGKILL the command's process group, wait until none of it is left; return
+    what it wrote before."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
     try:
-        return proc.communicate(timeout=DRAIN_SECONDS)
+        output = proc.communicate(timeout=DRAIN_SECONDS)
     except subprocess.TimeoutExpired:
         proc.stdout.close()
         proc.stderr.close()
         proc.wait()
-        return b"", b"agent: output lost: a process outside the command's group kept its pipes open\n"
+        output = b"", b"agent: output lost: a process outside the command's group kept its pipes open\n"
+    if not wait_group_gone(proc.pid):
+        output = output[0], output[1] + f"agent: process group {proc.pid} outlived SIGKILL\n".encode()
+    return output
+
+
+def wait_group_gone(pgid, timeout=DRAIN_SECONDS):
+    """Whether group `pgid` was gone within `timeout`: killed orphans stay visible
+    (to kill(2), pgrep, /proc) until init has reaped them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
 
 
 def serve(read_fd, write_fd):
