@@ -22,8 +22,10 @@ import statistics
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # testbed/
+
 from hacontain.errors import Timeout
-from hacontain.testbed.cluster import Cluster
+from testbed.cluster import Cluster
 
 AGENT = "/usr/lib/ocf/resource.d/hacontain/container"
 CONTAINER = "bench"

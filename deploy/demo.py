@@ -19,9 +19,11 @@ import shlex
 import sys
 import time
 
-from hacontain.testbed.cluster import SHARED_MOUNTPOINT, Cluster
-from hacontain.testbed.cluster_footprint import Footprint, destroy
-from hacontain.testbed.cluster_volume import assert_mounted_on_exactly_one
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # testbed/
+
+from testbed.cluster import SHARED_MOUNTPOINT, Cluster
+from testbed.cluster_footprint import Footprint, destroy
+from testbed.cluster_volume import assert_mounted_on_exactly_one
 
 NAME = "demo"
 DATA = "/root/hello"

@@ -7,8 +7,8 @@ import warnings
 import pytest
 
 from hacontain.errors import HacontainError
-from hacontain.testbed.cluster import Cluster
-from hacontain.testbed.cluster_footprint import leftovers
+from testbed.cluster import Cluster
+from testbed.cluster_footprint import leftovers
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,9 @@ import uuid
 import pytest
 
 from hacontain.templates.busybox import SHUTDOWN_MARKER
-from hacontain.testbed.cluster import SHARED_MOUNTPOINT
-from hacontain.testbed.cluster_volume import assert_mounted_on_exactly_one, mounts_of, where_mounted
-from hacontain.testbed.cluster_wait import wait_for
+from testbed.cluster import SHARED_MOUNTPOINT
+from testbed.cluster_volume import assert_mounted_on_exactly_one, mounts_of, where_mounted
+from testbed.cluster_wait import wait_for
 
 LXCPATH = SHARED_MOUNTPOINT
 

@@ -3,8 +3,8 @@ node crash, `crm resource move`, standby/online."""
 
 import pytest
 
-from hacontain.testbed.cluster import SHARED_MOUNTPOINT
-from hacontain.testbed.cluster_volume import assert_mounted_on_exactly_one
+from testbed.cluster import SHARED_MOUNTPOINT
+from testbed.cluster_volume import assert_mounted_on_exactly_one
 
 pytestmark = pytest.mark.cluster
 

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from hacontain.testbed.cluster_volume import assert_mounted_on_exactly_one, where_mounted
+from testbed.cluster_volume import assert_mounted_on_exactly_one, where_mounted
 
 pytestmark = pytest.mark.cluster
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from hacontain.testbed.cluster_wait import wait_for
+from testbed.cluster_wait import wait_for
 
 pytestmark = pytest.mark.cluster
 

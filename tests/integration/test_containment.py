@@ -8,7 +8,7 @@ proves the protection, not that the probe is broken.
 Every probe must be harmless to this machine when it succeeds, because with
 the protection off it does. The rule for each is written next to it; the
 system-call probes are in probes/hcprobe.c with their own rules. The suite
-also runs in the VM tier (hacontain/testbed/vm/selection.py).
+also runs in the VM tier (testbed/vm/selection.py).
 """
 
 import os

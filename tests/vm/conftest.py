@@ -28,8 +28,8 @@ def vm_image():
     never in CI (CI=true), where the tier must run.
     """
     from hacontain.errors import NotInstalled
-    from hacontain.testbed.vm.image import ensure_image
-    from hacontain.testbed.vm.machine import require_qemu
+    from testbed.vm.image import ensure_image
+    from testbed.vm.machine import require_qemu
 
     try:
         require_qemu()
@@ -43,7 +43,7 @@ def vm_image():
 @pytest.fixture(scope="session", autouse=True)
 def vm_leak_check():
     """After the tier's tests: no VM work folder or qemu process they made may remain."""
-    from hacontain.testbed.vm.fleet import leftovers
+    from testbed.vm.fleet import leftovers
 
     before = set(leftovers())
     yield

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from hacontain.errors import CommandError, Timeout
-from hacontain.testbed.vm import agent_client
-from hacontain.testbed.vm.agent_client import AgentClient
-from hacontain.testbed.vm.recipe import GUEST_DIR
+from testbed.vm import agent_client
+from testbed.vm.agent_client import AgentClient
+from testbed.vm.recipe import GUEST_DIR
 
 
 def load_agent():

@@ -1,6 +1,6 @@
 """Reading a guest pytest run back: junit XML to per-file verdicts (no VM needed)."""
 
-from hacontain.testbed.vm.guest_pytest import GuestRun, parse_junit
+from testbed.vm.guest_pytest import GuestRun, parse_junit
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?>
 <testsuites><testsuite name="pytest" errors="1" failures="1" skipped="2" tests="6">

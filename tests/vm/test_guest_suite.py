@@ -1,6 +1,6 @@
 """Project test files that need a real Linux VM run inside one: one host test per file.
 
-The list is hacontain/testbed/vm/selection.py. All files run in one guest
+The list is testbed/vm/selection.py. All files run in one guest
 pytest run; each host test fails with the guest's report of its file.
 """
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from hacontain.testbed.vm import selection
-from hacontain.testbed.vm.fleet import booted
-from hacontain.testbed.vm.guest_pytest import run_files
+from testbed.vm import selection
+from testbed.vm.fleet import booted
+from testbed.vm.guest_pytest import run_files
 from clitools import PREBUILT_PROBE, build_probe, prebuilt_probe_is_fresh
 
 CHECKOUT = Path(__file__).resolve().parents[2]

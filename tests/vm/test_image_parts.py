@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from hacontain.errors import NotFound, NotInstalled
-from hacontain.testbed.vm import apt
-from hacontain.testbed.vm.cpio import NewcWriter
-from hacontain.testbed.vm.image import VmImage
-from hacontain.testbed.vm.initrd import module_load_order
-from hacontain.testbed.vm.qemu import Link, VmSpec, qemu_argv
+from testbed.vm import apt
+from testbed.vm.cpio import NewcWriter
+from testbed.vm.image import VmImage
+from testbed.vm.initrd import module_load_order
+from testbed.vm.qemu import Link, VmSpec, qemu_argv
 
 
 def test_newc_archive_unpacks_with_cpio(tmp_path):

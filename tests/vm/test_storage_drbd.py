@@ -6,7 +6,7 @@ SIGKILL of the primary's qemu, and the restart reuses its disks.
 
 import pytest
 
-from hacontain.testbed.vm.fleet import booted
+from testbed.vm.fleet import booted
 
 pytestmark = pytest.mark.vm
 

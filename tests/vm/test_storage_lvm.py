@@ -2,7 +2,7 @@
 
 import pytest
 
-from hacontain.testbed.vm.fleet import booted
+from testbed.vm.fleet import booted
 
 pytestmark = pytest.mark.vm
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from hacontain.errors import Timeout
-from hacontain.testbed.vm.agent_client import GuestCommandError
-from hacontain.testbed.vm.fleet import booted, leftovers
-from hacontain.testbed.vm.image import VmImage
-from hacontain.testbed.vm.machine import VmStopped
+from testbed.vm.agent_client import GuestCommandError
+from testbed.vm.fleet import booted, leftovers
+from testbed.vm.image import VmImage
+from testbed.vm.machine import VmStopped
 
 pytestmark = pytest.mark.vm
 

@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from hacontain.errors import CommandError
-from hacontain.testbed import cluster_cgroups, cluster_net
+from testbed import cluster_cgroups, cluster_net
 
 MARKER = "HACONTAIN_TESTBED"
 

@@ -26,14 +26,14 @@ import time
 from pathlib import Path
 
 from hacontain.errors import HacontainError, StateError, Timeout
-from hacontain.testbed import cluster_cgroups, cluster_config, cluster_footprint
-from hacontain.testbed.cluster_fence import DEVICE_ID, FenceDevice, device_xml, install_agent
-from hacontain.testbed.cluster_net import Network
-from hacontain.testbed.cluster_node import ClusterNode
-from hacontain.testbed.cluster_status import CrmStatus, parse_failcount
-from hacontain.testbed.cluster_volume import SharedVolume
-from hacontain.testbed.cluster_wait import wait_for
-from hacontain.testbed.nsnode import NodeDir
+from testbed import cluster_cgroups, cluster_config, cluster_footprint
+from testbed.cluster_fence import DEVICE_ID, FenceDevice, device_xml, install_agent
+from testbed.cluster_net import Network
+from testbed.cluster_node import ClusterNode
+from testbed.cluster_status import CrmStatus, parse_failcount
+from testbed.cluster_volume import SharedVolume
+from testbed.cluster_wait import wait_for
+from testbed.nsnode import NodeDir
 
 # Node paths backed by per-node directories (state that survives a crash).
 BIND_DIRS = ("/etc/corosync", "/var/lib/corosync", "/var/lib/pacemaker", "/var/log",

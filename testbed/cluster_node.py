@@ -10,8 +10,8 @@ import signal
 import subprocess
 
 from hacontain.errors import HacontainError, StateError, Timeout
-from hacontain.testbed.cluster_wait import wait_for
-from hacontain.testbed.nsnode import NsNode
+from testbed.cluster_wait import wait_for
+from testbed.nsnode import NsNode
 
 # Environment pacemakerd gets from /etc/default/pacemaker on a real node.
 PACEMAKER_ENV = {

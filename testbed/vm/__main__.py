@@ -1,7 +1,7 @@
 """Command line of the VM test tier.
 
-    python -m hacontain.testbed.vm build              build (or reuse) the cached image
-    python -m hacontain.testbed.vm run [-n 2] -- CMD  boot VMs, run CMD in each, stop them
+    python -m testbed.vm build              build (or reuse) the cached image
+    python -m testbed.vm run [-n 2] -- CMD  boot VMs, run CMD in each, stop them
 """
 
 import argparse
@@ -16,7 +16,7 @@ from .machine import require_qemu
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m hacontain.testbed.vm", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m testbed.vm", description=__doc__.split("\n")[0])
     parser.add_argument("--cache", default=DEFAULT_CACHE_DIR, help="image cache folder (default %(default)s)")
     sub = parser.add_subparsers(dest="action", required=True)
     sub.add_parser("build", help="build the image unless the cache has it; print where it is")

@@ -11,7 +11,7 @@ from .qemu import Link, VmSpec
 
 WORK_PREFIX = "hacontain-vm-"
 # The checkout this code runs from: shared read-only into the VMs by default.
-CHECKOUT = Path(__file__).resolve().parents[3]
+CHECKOUT = Path(__file__).resolve().parents[2]
 LINK_NET = "192.0.2"
 
 

@@ -6,5 +6,5 @@ machine       one VM: qemu, qcow2 overlays, crash and restart
 agent_client  runs commands in a VM through its guest agent (guest/agent.py)
 guest_pytest  runs project test files inside a VM (selection.py lists them)
 
-``python -m hacontain.testbed.vm --help`` builds the image or runs commands in VMs.
+``python -m testbed.vm --help`` builds the image or runs commands in VMs.
 """
