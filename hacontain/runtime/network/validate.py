@@ -23,11 +23,27 @@ def check(config, interfaces):
 
 
 def resolve(config, interfaces, host):
-    """`interfaces` checked against the netns of socket `host`, host facts filled in."""
-    links = {message.get_attr("IFLA_IFNAME"): message for message in host.links()}
+    """`interfaces` checked against the netns of socket `host`, host facts filled in.
+
+    Each link is asked for by name (RTM_GETLINK with IFLA_IFNAME), so the cost
+    does not grow with the number of links on the host."""
+    links = _Links(host)
     problems = _Problems(config)
     _check_unique(interfaces, problems)
     return [_resolve_one(interface, links, host, problems) for interface in interfaces]
+
+
+class _Links:
+    """The host's links by name, each looked up once when first asked for."""
+
+    def __init__(self, host):
+        self.host, self.known = host, {}
+
+    def get(self, name):
+        """The ifinfmsg of link `name`, or None when there is none."""
+        if name not in self.known:
+            self.known[name] = self.host.link(name)
+        return self.known[name]
 
 
 class _Problems:
@@ -61,7 +77,7 @@ def _check_unique(interfaces, problems):
 
 def _resolve_one(interface, links, host, problems):
     facts = {}
-    if interface.host_name is not None and interface.host_name in links:
+    if interface.host_name is not None and links.get(interface.host_name) is not None:
         raise problems.error(interface, "veth.pair", f"interface {interface.host_name} already "
                                                      "exists in this network namespace")
     if interface.link is not None:
