@@ -19,7 +19,7 @@ STOP_MARGIN = 10.0        # kept back from the stop timeout for SIGKILL and cgro
 HEALTH_RETRY = 1.0        # seconds between monitor_cmd attempts during start
 
 USAGE = """\
-usage: container {start|stop|monitor|reload|validate-all|meta-data|usage}
+usage: container {start|stop|monitor|reload-agent|reload|validate-all|meta-data|usage}
 
 ocf:hacontain:container runs a hacontain system container as a Pacemaker
 resource. Parameters come as OCF_RESKEY_<name> (see meta-data).
@@ -72,7 +72,8 @@ def stop(params):
 
 
 def reload(params):
-    """Write the limit parameters to the running container's cgroup."""
+    """reload-agent (and reload): write the limit parameters to the running container's
+    cgroup; the other reloadable parameters take effect at their next use."""
     _require_root()
     params.check()
     container = _container(params, with_limits=True)

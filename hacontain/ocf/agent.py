@@ -10,7 +10,8 @@ ACTIONS = {
     "start": ("hacontain.ocf.actions", "start"),
     "stop": ("hacontain.ocf.actions", "stop"),
     "monitor": ("hacontain.ocf.monitor", "monitor"),
-    "reload": ("hacontain.ocf.actions", "reload"),
+    "reload-agent": ("hacontain.ocf.actions", "reload"),
+    "reload": ("hacontain.ocf.actions", "reload"),          # its pre-OCF-1.1 name
     "validate-all": ("hacontain.ocf.actions", "validate_all"),
     "meta-data": ("hacontain.ocf.actions", "meta_data"),
     "usage": ("hacontain.ocf.actions", "usage"),

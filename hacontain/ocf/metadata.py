@@ -1,14 +1,16 @@
-"""The agent's meta-data XML, valid against ra-api-1.dtd (the only lxml user).
+"""The agent's meta-data XML, OCF 1.1 (the only lxml user).
 
-OCF 1.0 meta-data: the DTD knows neither `reloadable` nor `reload-agent`,
-so with a `reload` action Pacemaker reloads every parameter not marked
-unique; the parameters that need a restart are the unique ones.
+Only the name is unique (unique-group, and the deprecated unique="1" that
+crmsh still reads): names are unique on a host, so containers may share an
+lxcpath. Every parameter but name, lxcpath and config is reloadable: a change
+makes Pacemaker call reload-agent, which applies it live; a change of the
+others restarts the container.
 """
 
 from hacontain import __version__
 from hacontain.ocf.params import PARAMETERS
 
-OCF_VERSION = "1.0"
+OCF_VERSION = "1.1"
 
 LONGDESC = """\
 Runs a Linux system container with hacontain: its own namespaces, cgroup and
@@ -31,9 +33,10 @@ depth 20 also checks that every network interface inside the container is up.
 A container whose init died but whose cgroup is left is a failure; probes on a
 node without the config report it stopped.
 
-reload applies changed limits (memory, cpu_weight, cpu_quota, cpuset_cpus,
-pids) to the running container's cgroup live; halt_signal and monitor_cmd take
-effect at their next use. Changing name, lxcpath or config restarts the
+reload-agent applies changed limits (memory, cpu_weight, cpu_quota,
+cpuset_cpus, pids) to the running container's cgroup live; halt_signal and
+monitor_cmd take effect at their next use (reload does the same, for cluster
+managers that predate OCF 1.1). Changing name, lxcpath or config restarts the
 container. Live migration is not supported (migrate_to/migrate_from return
 "unimplemented"); a container moves by stop and start, with its rootfs on
 shared or replicated storage started before it.
@@ -49,6 +52,7 @@ ACTIONS = (
     ("monitor", "20s", {"interval": "10s", "depth": "0"}),
     ("monitor", "30s", {"interval": "30s", "depth": "10"}),
     ("monitor", "30s", {"interval": "60s", "depth": "20"}),
+    ("reload-agent", "20s", {}),
     ("reload", "20s", {}),
     ("validate-all", "20s", {}),
     ("meta-data", "5s", {}),
@@ -56,7 +60,7 @@ ACTIONS = (
 
 
 def build():
-    """The meta-data document as UTF-8 bytes, with the DOCTYPE ocf-tester checks."""
+    """The meta-data document as UTF-8 bytes."""
     from lxml import etree
     root = etree.Element("resource-agent", name="container", version=__version__)
     etree.SubElement(root, "version").text = OCF_VERSION
@@ -66,6 +70,10 @@ def build():
         element = etree.SubElement(parameters, "parameter", name=parameter.name,
                                    required="1" if parameter.required else "0",
                                    unique="1" if parameter.unique else "0")
+        if parameter.unique:
+            element.set("unique-group", parameter.name)
+        if parameter.reloadable:
+            element.set("reloadable", "1")
         _descriptions(element, parameter.longdesc, parameter.shortdesc)
         content = etree.SubElement(element, "content", type=parameter.kind)
         if parameter.default:
@@ -75,9 +83,8 @@ def build():
         etree.SubElement(actions, "action", name=name, timeout=timeout, **extra)
     # No encoding in the declaration (UTF-8 is XML's default): crmsh parses the
     # text as a str, which lxml refuses when the declaration names an encoding.
-    return b'<?xml version="1.0"?>\n' + etree.tostring(
-        root, encoding="UTF-8", pretty_print=True,
-        doctype='<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd">')
+    return b'<?xml version="1.0"?>\n' + etree.tostring(root, encoding="UTF-8",
+                                                       pretty_print=True)
 
 
 def _descriptions(parent, longdesc, shortdesc):

@@ -14,15 +14,18 @@ from hacontain.paths import DEFAULT_LXCPATH
 class Parameter:
     """One OCF parameter as the meta-data describes it.
 
-    unique: changing it needs a restart (Pacemaker reloads every parameter
-    not marked unique). limit: the cgroup key the value is written to.
+    unique: it identifies the container on a host, so no two resources may
+    share its value. restart: a change needs a stop and a start (as for a
+    unique one); every other parameter is reloadable, applied live by
+    reload-agent. limit: the cgroup key the value is written to.
     """
 
     def __init__(self, name, shortdesc, longdesc, kind="string", default="",
-                 required=False, unique=False, limit=None):
+                 required=False, unique=False, restart=False, limit=None):
         self.name, self.shortdesc, self.longdesc = name, shortdesc, longdesc
         self.kind, self.default = kind, default
         self.required, self.unique, self.limit = required, unique, limit
+        self.reloadable = not (unique or restart)
 
 
 PARAMETERS = (
@@ -36,13 +39,13 @@ PARAMETERS = (
         "lxcpath", "Container directory",
         "The directory holding the containers, as LXC's lxcpath (lxc-start -P). "
         "On shared storage, start the Filesystem resource before this one.",
-        default=DEFAULT_LXCPATH, unique=True),
+        default=DEFAULT_LXCPATH, restart=True),
     Parameter(
         "config", "Container config file",
         "Path of the container's config in LXC format (LXC 2.1+ keys; older keys are "
         "read with a warning). Empty: LXCPATH/NAME/config. A node without this file "
         "reports the container stopped to probes and cannot start it.",
-        unique=True),
+        restart=True),
     Parameter(
         "halt_signal", "Signal that halts the init",
         "The signal stop sends the container's init to ask for a clean shutdown, by "

@@ -58,12 +58,14 @@ def test_every_limit_parameter_maps_to_a_known_limit_key():
         "memory", "cpu_weight", "cpu_quota", "cpuset_cpus", "pids"}
     for parameter in limits:
         assert parse_key(parameter.limit).limit is not None
-        assert not parameter.unique, "live limits must be reloadable"
+        assert parameter.reloadable, "live limits must be reloadable"
 
 
-def test_restart_only_parameters_are_unique():
-    unique = {parameter.name for parameter in PARAMETERS if parameter.unique}
-    assert unique == {"name", "lxcpath", "config"}
+def test_only_the_name_is_unique_and_only_the_identity_restarts():
+    """Names are unique on a host (RUNDIR/NAME): containers may share an lxcpath."""
+    assert {parameter.name for parameter in PARAMETERS if parameter.unique} == {"name"}
+    restart = {parameter.name for parameter in PARAMETERS if not parameter.reloadable}
+    assert restart == {"name", "lxcpath", "config"}
     assert "container" not in ocfparams.BY_NAME
 
 
