@@ -1,48 +1,66 @@
 #!/usr/bin/env bash
-# Install everything hacontain needs on a Debian 12 node (as root):
-# Debian packages, a virtualenv with the Python dependencies and hacontain
-# itself, the `hacontain` command and the OCF agent.
+# Install hacontain on a cluster node, as root: a virtualenv with hacontain and
+# its Python dependencies, the `hacontain` command and the OCF agent, plus the
+# few Debian packages they need. Safe on a node in a running cluster: it never
+# stops, starts or restarts a service, and installs nothing but that.
+#
+#   bash deploy/install.sh [--editable] [--root DIR] [SOURCE]
+#
+# SOURCE      what to install: this checkout (default), or a built wheel
+# --editable  install SOURCE in development mode with the test extras
+#             (deploy/testbed.sh does, for a test machine)
+# --root DIR  install below DIR instead of / (Debian packages are left alone)
+#
+# HACONTAIN_VENV moves the virtualenv (default ROOT/opt/hacontain/venv).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-venv=${HACONTAIN_VENV:-/opt/hacontain/venv}
+source=$here
+editable=
+root=/
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --editable) editable=1; shift ;;
+        --root) root=$2; shift 2 ;;
+        -*) echo "deploy/install.sh: unknown option $1" >&2; exit 2 ;;
+        *) source=$1; shift ;;
+    esac
+done
+root=${root%/}
+venv=${HACONTAIN_VENV:-$root/opt/hacontain/venv}
 
 if [ "$(id -u)" != 0 ]; then
     echo "deploy/install.sh: must run as root" >&2
     exit 1
 fi
 
-packages=(
-    python3 python3-venv python3-dev gcc libc6-dev
-    pacemaker pacemaker-cli-utils corosync crmsh resource-agents fence-agents libxml2-utils
-    lvm2 thin-provisioning-tools drbd-utils e2fsprogs util-linux
-    lxc busybox-static debootstrap
-    qemu-system-x86 qemu-utils
-    iproute2 iputils-ping procps kmod psmisc strace
-)
+# The interpreter, venv, and the templates' tools (hacontain create -t busybox|debian).
+# None of them runs a daemon.
+packages=(python3 python3-venv busybox-static debootstrap)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-    export DEBIAN_FRONTEND=noninteractive
+    if [ -n "$root" ]; then
+        echo "deploy/install.sh: install these Debian packages first: ${missing[*]}" >&2
+        exit 1
+    fi
+    # needrestart, where installed, would restart services after apt: not here.
+    export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
     apt-get update -qq
-    apt-get install -y -qq "${missing[@]}" >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Daemons the packages start are not wanted on a test machine's host
-# namespace: the cluster runs inside network namespaces.
-for svc in pacemaker corosync lxc-net lxc; do
-    if command -v systemctl >/dev/null && systemctl is-active -q "$svc" 2>/dev/null; then
-        systemctl stop "$svc" || true
-    fi
-done
-
 # Where containers and their node-local settings live.
-install -d -m 755 /etc/hacontain /var/lib/hacontain
+install -d -m 755 "$root/etc/hacontain" "$root/var/lib/hacontain" "$root/usr/local/bin"
 
 if [ ! -x "$venv/bin/python3" ]; then
     /usr/bin/python3 -m venv "$venv"
 fi
-"$venv/bin/pip" install -q --disable-pip-version-check -e "$here[test]"
-ln -sf "$venv/bin/hacontain" /usr/local/bin/hacontain
-"$venv/bin/hacontain" install-agent
+if [ -n "$editable" ]; then
+    "$venv/bin/pip" install -q --disable-pip-version-check -e "$source[test]"
+else
+    "$venv/bin/pip" install -q --disable-pip-version-check "$source"
+fi
+ln -sf "$venv/bin/hacontain" "$root/usr/local/bin/hacontain"
+"$venv/bin/hacontain" install-agent --root "${root:-/}"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Install everything (Debian packages, venv, hacontain, the OCF agent) and run
+# Set up this machine for testing (deploy/testbed.sh) and run
 # the whole test suite as root. Extra arguments go to pytest.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-bash "$here/deploy/install.sh"
+bash "$here/deploy/testbed.sh"
 cd "$here"
 set +e
 /opt/hacontain/venv/bin/python -m pytest -ra "$@"

@@ -1,12 +1,30 @@
-"""install_agent, and what the installed agent costs to start."""
+"""install_agent, what the installed agent costs to start, and the node install:
+deploy/install.sh from a built wheel into a fresh virtualenv, which never
+touches a service, with the agent it installs passing ocf-tester."""
 
 import os
+import re
+import shutil
 import stat
 import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
 
 import pytest
+from ocftester import ocf_1_1_path, ocf_tester
 
 from hacontain.ocf.install import install_agent
+
+CHECKOUT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+NODE_INSTALL = os.path.join(CHECKOUT, "deploy", "install.sh")
+TEST_SETUP = os.path.join(CHECKOUT, "deploy", "testbed.sh")
+# What would take a node out of its cluster, or act on a service at all.
+SERVICE_COMMANDS = ("systemctl", "service", "invoke-rc.d", "deb-systemd-invoke", "kill",
+                    "pkill", "killall", "crm", "pcs", "crm_resource", "corosync-cfgtool")
+TEST_ONLY_PACKAGES = ("pacemaker", "corosync", "crmsh", "pcs", "qemu-system-x86", "gcc", "lxc",
+                      "drbd-utils", "lvm2")
 
 HEAVY = ("click", "lxml", "psutil", "pyroute2", "re", "json", "dataclasses", "logging",
          "subprocess", "ctypes", "os", "hacontain.config", "hacontain.runtime.cgroups",
@@ -51,7 +69,7 @@ def test_a_depth_0_monitor_imports_only_what_it_needs(installed, rundir):
            "HACONTAIN_RUNDIR": str(rundir), "OCF_RESKEY_CRM_meta_interval": "0"}
     code, names = imported(installed, env)
     assert code == 7
-    assert "hacontain.ocf.quickstatus" in names
+    assert {"hacontain.ocf.entry", "hacontain.ocf.quickstatus"} <= names
     assert not names & set(HEAVY), names & set(HEAVY)
     assert not any(name.startswith(("click", "lxml", "psutil", "pyroute2")) for name in names)
 
@@ -78,3 +96,118 @@ def test_a_depth_0_monitor_starts_no_process(container, installed, tmp_path, run
     calls = [line.split(None, 1)[1].split("(")[0] for line in trace.read_text().splitlines()]
     assert calls.count("execve") == 1, calls
     assert not {"fork", "vfork", "clone", "clone3"} & set(calls), calls
+
+
+# -- the node install -------------------------------------------------------------
+
+def commands(script):
+    """The words of a shell script's code lines (comments dropped)."""
+    with open(script, encoding="utf-8") as handle:
+        code = [line.split("#", 1)[0] if not line.lstrip().startswith("#") else ""
+                for line in handle]
+    return set(re.findall(r"[A-Za-z0-9_.+-]+", " ".join(code)))
+
+
+def test_the_node_install_script_never_acts_on_a_service():
+    words = commands(NODE_INSTALL)
+    assert not words & set(SERVICE_COMMANDS), words & set(SERVICE_COMMANDS)
+    assert not words & set(TEST_ONLY_PACKAGES), words & set(TEST_ONLY_PACKAGES)
+    assert "NEEDRESTART_SUSPEND" in words
+
+
+def test_the_static_check_sees_the_test_setup_stop_services():
+    """The check above can fail: the test machine set-up does stop services."""
+    words = commands(TEST_SETUP)
+    assert {"systemctl", "pacemaker", "corosync"} <= words
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    """hacontain's wheel, built (pip wheel) from a copy of this checkout."""
+    work = tmp_path_factory.mktemp("wheel")
+    source = work / "source"
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "hacontain", "testbed", "ocf"):
+        path = os.path.join(CHECKOUT, name)
+        if os.path.isdir(path):
+            shutil.copytree(path, source / name, ignore=ignore)
+        else:
+            shutil.copy(path, source / name)
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                             str(work / "dist"), str(source)], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    (built,) = (work / "dist").glob("hacontain-*.whl")
+    return built
+
+
+def test_the_wheel_holds_the_package_and_its_agent_but_no_test_harness(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {name.split("/", 1)[0] for name in names}
+    assert tops == {"hacontain", wheel.name.split("-py3")[0] + ".dist-info"}, tops
+    assert "hacontain/ocf/entry.py" in names and "hacontain/ocf/install.py" in names
+    assert not [name for name in names if "testbed" in name]
+
+
+@pytest.fixture(scope="module")
+def node(wheel):
+    """deploy/install.sh of the wheel below a scratch root, with every command that acts
+    on services (and apt) replaced on PATH by one that records its call. Below /tmp, not
+    pytest's private tmp: ocf-tester runs the agent as nobody too."""
+    if os.geteuid() != 0:
+        pytest.skip("the node install runs as root")
+    work = Path(tempfile.mkdtemp(prefix="hacontain-node-install-"))
+    work.chmod(0o755)
+    shims, calls, root = work / "shims", work / "calls", work / "root"
+    shims.mkdir()
+    for name in SERVICE_COMMANDS + ("apt-get", "apt", "dpkg", "needrestart"):
+        shim = shims / name
+        shim.write_text(f"#!/bin/sh\necho \"{name} $*\" >> {calls}\nexit 0\n")
+        shim.chmod(0o755)
+    env = {key: value for key, value in os.environ.items() if key != "HACONTAIN_VENV"}
+    env["PATH"] = f"{shims}:{env['PATH']}"
+    result = subprocess.run(["bash", NODE_INSTALL, "--root", str(root), str(wheel)], env=env,
+                            capture_output=True, text=True, timeout=900)
+    try:
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield root, calls
+    finally:
+        shutil.rmtree(work)
+
+
+@pytest.mark.root
+def test_the_node_install_touches_no_service(node):
+    root, calls = node
+    assert not calls.exists(), calls.read_text()
+    venv = root / "opt/hacontain/venv"
+    assert os.readlink(root / "usr/local/bin/hacontain") == str(venv / "bin/hacontain")
+    assert (root / "etc/hacontain").is_dir() and (root / "var/lib/hacontain").is_dir()
+
+
+@pytest.mark.root
+def test_the_wheel_installed_agent_runs_from_the_venv_not_the_checkout(node):
+    root, _ = node
+    agent = root / "usr/lib/ocf/resource.d/hacontain/container"
+    venv = root / "opt/hacontain/venv"
+    text = agent.read_text()
+    assert text.startswith(f"#!{venv}/bin/python3 -SI\n") and CHECKOUT not in text
+    where = subprocess.run([venv / "bin/python3", "-c", "import hacontain; print(hacontain.__file__)"],
+                           capture_output=True, text=True, cwd="/", check=True).stdout
+    assert where.startswith(str(venv)), where
+    found = subprocess.run([venv / "bin/python3", "-c", "import testbed"], capture_output=True,
+                           cwd="/")
+    assert found.returncode != 0, "the test harness must not be installed"
+
+
+@pytest.mark.root
+def test_the_agent_installed_from_the_wheel_passes_ocf_tester(node, container, lxcpath,
+                                                              tmp_path):
+    root, _ = node
+    agent = str(root / "usr/lib/ocf/resource.d/hacontain/container")
+    ct, run = container()
+    result = ocf_tester(agent, run.env(), ocf_1_1_path(str(tmp_path)),
+                        "-n", "t", "-o", f"name={ct.name}", "-o", f"lxcpath={lxcpath}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{agent} passed all tests" in result.stdout
+    assert not ct.status().present

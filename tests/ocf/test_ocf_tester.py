@@ -1,19 +1,13 @@
-"""ocf-tester, the resource-agents conformance check, against the installed agent.
-
-ocf-tester checks meta-data with `xmllint --noout --valid -` against
-ra-api-1.dtd, OCF 1.0's DTD, which rejects every OCF 1.1 agent (Pacemaker's
-own Dummy included) and cannot be switched off. Here the xmllint it finds
-first on PATH runs that one check against the OCF 1.1 schema instead
-(tests/ocf/ocf-1.1/ra-api.rng); every other check of ocf-tester is its own.
-"""
+"""ocf-tester, the resource-agents conformance check, against the installed agent,
+with its meta-data check against OCF 1.1 (see ocftester.py)."""
 
 import os
-import stat
 import subprocess
 
 import pytest
+from ocftester import ocf_1_1_path as make_path
+from ocftester import ocf_tester
 
-SCHEMA = os.path.join(os.path.dirname(__file__), "ocf-1.1", "ra-api.rng")
 NONCONFORMING = "does not conform"
 
 pytestmark = pytest.mark.root
@@ -21,23 +15,7 @@ pytestmark = pytest.mark.root
 
 @pytest.fixture(scope="module")
 def ocf_1_1_path(tmp_path_factory):
-    """PATH whose xmllint validates ocf-tester's meta-data check against OCF 1.1."""
-    folder = tmp_path_factory.mktemp("ocf-1.1-xmllint")
-    shim = folder / "xmllint"
-    shim.write_text(
-        "#!/bin/sh\n"
-        "# ocf-tester's meta-data check, against OCF 1.1 instead of ra-api-1.dtd.\n"
-        f'[ "$*" = "--noout --valid -" ] && exec /usr/bin/xmllint --noout --relaxng {SCHEMA} -\n'
-        'exec /usr/bin/xmllint "$@"\n')
-    shim.chmod(shim.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return f"{folder}:{os.environ['PATH']}"
-
-
-def ocf_tester(agent, env, path, *options):
-    env = {key: value for key, value in env.items() if not key.startswith("OCF_RESKEY_")}
-    env["PATH"] = path                                 # ocf-tester sets OCF_RESKEY_* from -o
-    return subprocess.run(["ocf-tester", *options, agent], env=env, capture_output=True,
-                          text=True, timeout=300)
+    return make_path(str(tmp_path_factory.mktemp("ocf-1.1-xmllint")))
 
 
 @pytest.mark.parametrize("where", ["lxcpath", "config"])
