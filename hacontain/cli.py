@@ -104,19 +104,22 @@ def info(name, as_json, lxcpath):
 def list_containers(as_json, lxcpath):
     """List the containers in LXCPATH with their state."""
     from hacontain import paths
-    from hacontain.runtime.status import read_status
     root = paths.lxcpath(lxcpath)
     rows = []
     for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
         if os.path.isfile(os.path.join(root, name, "config")):
-            status = read_status(name)
-            rows.append({"name": name, "state": status.name,
-                         "pid": status.state.pid if status.running else None})
+            status = _container(name, root).status()
+            row = {"name": name, "state": status.name,
+                   "pid": status.state.pid if status.running else None}
+            if status.state is not None and status.state.lxcpath != root:
+                row["from_lxcpath"] = status.state.lxcpath      # a same-named one's, not this
+            rows.append(row)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     for row in rows:
-        click.echo(f"{row['name']:<24} {row['state']:<8} {row['pid'] or '-'}")
+        state = row["state"] + (f" (from {row['from_lxcpath']})" if "from_lxcpath" in row else "")
+        click.echo(f"{row['name']:<24} {state:<8} {row['pid'] or '-'}")
 
 
 @main.command()

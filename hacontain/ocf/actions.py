@@ -34,8 +34,8 @@ def start(params):
     budget = _less_margin(action_timeout(START_TIMEOUT), START_MARGIN)
     deadline = time.monotonic() + budget
     log.log("debug", f"starting container {params.name}: {budget:.1f}s to run")
-    _refuse_foreign(container)
     config = container.load_config()
+    _refuse_foreign(container, config)
     for warning in config.warnings:
         log.log("warn", warning)
     init = container.start(timeout=max(deadline - time.monotonic(), 1.0), config=config)
@@ -54,7 +54,7 @@ def stop(params):
     _require_root()
     container = _container(params, halt_signal=_stop_signal(params))
     status = container.status()
-    if status.present and status.state.lxcpath != container.lxcpath:
+    if status.state is not None and status.state.lxcpath != container.lxcpath:
         log.log("warn", f"not stopping the container named {params.name} from "
                         f"{status.state.lxcpath}: it is not this resource's")
         return SUCCESS
@@ -145,8 +145,8 @@ def _stop_signal(params):
         return None
 
 
-def _refuse_foreign(container):
-    status = container.status()
+def _refuse_foreign(container, config):
+    status = container.status(config)
     if status.running and status.state.lxcpath != container.lxcpath:
         raise OcfExit(ERR_ARGS, f"a container named {container.name} from "
                                 f"{status.state.lxcpath} runs on this node: names must be "

@@ -2,8 +2,9 @@
 see quickstatus.py; this is everything else).
 
 depth 0: the container's init is alive (0), nothing of it exists (7: no
-state file, since start records the container before making any of it),
-or its init is gone but its cgroup is left (1). depth 10: monitor_cmd also
+trusted state file and no cgroup), or its init is gone, or its state file is
+missing or cannot be trusted, while its cgroup is left (1: never 7 while
+the kernel has its cgroup; stop empties it). depth 10: monitor_cmd also
 passes inside the container. depth 20: the configured network interfaces
 exist and the interfaces inside are up (hacontain/ocf/network.py). A frozen
 container is running (0); its deep checks are skipped.
@@ -20,7 +21,8 @@ def monitor(params):
     """0 running, 7 stopped, 1 failed (OcfExit carries 7 and 1 with a reason)."""
     lxcpath = paths.lxcpath(params.lxcpath)
     depth = check_level()
-    status = _settled_status(params.name)
+    status = _settled_status(params.name,
+                             params.config_path() or f"{lxcpath}/{params.name}/config")
     from hacontain.runtime.status import DEFUNCT
     if status.state is not None and status.state.lxcpath != lxcpath:
         log.log("warn", f"a container named {params.name} from {status.state.lxcpath} is known "
@@ -30,22 +32,26 @@ def monitor(params):
         return _deep_checks(params, lxcpath, status, depth)
     if status.name == DEFUNCT:
         raise OcfExit(ERR_GENERIC, f"container {params.name} failed: {status.reason}")
+    if status.untrusted:
+        log.log("warn", f"container {params.name}: {status.reason}; nothing of it runs")
     raise OcfExit(NOT_RUNNING, not_running(params.name))
 
 
-def _settled_status(name):
-    """The runtime's Status; a half-present container is looked at again once
-    a start or stop holding its lock (which may be making or removing it) is done."""
+def _settled_status(name, config):
+    """The runtime's Status (`config`: the container's config path, which places its
+    cgroup when the state file cannot); a half-present container is looked at
+    again once a start or stop holding its lock (which may be making or
+    removing it) is done."""
     from hacontain.config import valid_name
     from hacontain.errors import ConfigError
     from hacontain.runtime.status import DEFUNCT, read_status
     if not name:
         raise ConfigError("parameter name is required")
     valid_name(name)
-    status = read_status(name)
+    status = read_status(name, config)
     if status.name == DEFUNCT:
         _wait_for_lock(name)
-        status = read_status(name)
+        status = read_status(name, config)
     return status
 
 

@@ -1,13 +1,22 @@
 """The depth-0 monitor's fast answers: the recorded init alive (0), or no state
-file (7: start records a container before making any of it, so nothing of
-it exists).
+file and no cgroup (7: nothing of the container exists).
+
+A missing state file alone is not enough for 7: the file may have been
+deleted while the container runs, and the kernel decides. One stat of the
+container's cgroup directory (paths.cgroup_dir: where the cgroup driver puts
+it for this process under the default or configured parent) tells
+"nothing" from "something"; "something" is left to the agent, which looks
+at the cgroup's processes. A config that may set its own cgroup parent
+(hacontain.cgroup.parent, or an lxc.include that could) is left to the
+agent too, which parses it.
 
 A monitor runs every few seconds, so this path reads the state file and
-/proc/PID/stat and imports nothing but hacontain.paths and hacontain.sys.proc
-(which import nothing themselves) and the C half of `json`: not `os`, a
-sixth of the whole monitor, nor the `json` package, which would import `re`.
-The environment is read from `posix` (built in). Anything but these two
-answers is left to the agent's monitor action.
+/proc/PID/stat (or, with no state file, the config, /proc/self/cgroup and
+mountinfo and one stat) and imports nothing but hacontain.paths and
+hacontain.sys.proc (which import nothing themselves) and the C half of
+`json`: not `os`, a sixth of the whole monitor, nor the `json` package,
+which would import `re`. The environment is read from `posix` (built in).
+Anything but these two answers is left to the agent's monitor action.
 """
 
 import sys
@@ -41,7 +50,7 @@ def answer(environ=None):
 
 
 def quick_status(name, lxcpath, environ=None):
-    """RUNNING (our container's init is alive), STOPPED (nothing recorded),
+    """RUNNING (our container's init is alive), STOPPED (no state file, no cgroup),
     or None (anything else: ask the runtime)."""
     if not name or "/" in name or name in (".", ".."):
         return None
@@ -49,16 +58,46 @@ def quick_status(name, lxcpath, environ=None):
         with open(paths.state_file(name, environ), "rb") as handle:
             text = handle.read().decode("utf-8")
     except FileNotFoundError:
-        return STOPPED
+        return STOPPED if _no_cgroup(name, lxcpath, environ) else None
     except (OSError, UnicodeDecodeError):
         return None
     record = parse_json(text)
-    if not isinstance(record, dict) or record.get("lxcpath") != lxcpath:
+    if not isinstance(record, dict) or record.get("lxcpath") != lxcpath or \
+            record.get("version") != paths.STATE_VERSION or record.get("name") != name:
         return None
     pid, start = record.get("pid"), record.get("start_time")
     if isinstance(pid, int) and isinstance(start, int) and proc.is_alive(pid, start):
         return RUNNING
     return None
+
+
+def _no_cgroup(name, lxcpath, environ):
+    """True when the container's cgroup directory is certainly absent (`environ`:
+    None for os.environ)."""
+    config = (environ or {}).get("OCF_RESKEY_config", "").strip() or f"{lxcpath}/{name}/config"
+    try:
+        with open(config, "rb") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        text = b""                          # no config: the default parent
+    except OSError:
+        return False
+    if b"hacontain.cgroup.parent" in text or b"lxc.include" in text:
+        return False
+    try:
+        where = paths.cgroup_dir(name, paths.cgroup_parent(None, environ))
+    except (OSError, ValueError):
+        return False
+    if where is None:
+        return False
+    from posix import stat
+    try:
+        stat(where)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        pass
+    return False
 
 
 def not_running(name, lxcpath=None):

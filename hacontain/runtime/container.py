@@ -49,9 +49,10 @@ class Container:
             raise NotFound(f"container {self.name}: no config at {self.config_path}")
         return configfile.load(self.config_path)
 
-    def status(self):
-        """The container's Status, from the state file and the kernel."""
-        return read_status(self.name)
+    def status(self, config=None):
+        """The container's Status, from the state file and the kernel (`config`: the
+        parsed config when the caller has it; it places the cgroup)."""
+        return read_status(self.name, config or self.config_path)
 
     def check(self, config=None):
         """Check the config against this host; raise what is wrong, change nothing."""
@@ -87,12 +88,12 @@ class Container:
         """Start the container detached; a running container is left alone. `config`:
         the parsed config, when the caller has it. Returns the State of its init."""
         with statefile.Lock(self.name):
-            current = self.status()
+            current = self.status(config)
             self._check_same(current)
             if current.running:
                 return current.state
             if current.present:
-                self._cleanup(current.state)
+                self._cleanup(current)
             config = config or self.load_config()
             return self._launch(config, timeout, foreground=False,
                                 prepared=self._prepare(config))[1]
@@ -105,7 +106,7 @@ class Container:
             if current.running:
                 raise StateError(f"container {self.name} is running")
             if current.present:
-                self._cleanup(current.state)
+                self._cleanup(current)
             config = self.load_config()
             rootfs = self._rootfs(config)
             config = config.replace(init_cmd=(_resolve_command(rootfs, argv[0]),)
@@ -115,13 +116,14 @@ class Container:
             return launch.wait()
         finally:
             with statefile.Lock(self.name):
-                self._cleanup(record)
+                self._cleanup(self.status())
 
     def _launch(self, config, timeout, foreground, prepared=None):
         """Start the init; `prepared`: what _prepare made of `config` (made here if None)."""
         from hacontain.runtime.launch import Launch, Plan
         from hacontain.runtime.security import cgroup_view, containment
         rootfs = self._rootfs(config)
+        _refuse_rootfs_in_use(rootfs, self.name)
         interfaces, confinement, cgroup = prepared or (
             self._interfaces(config), containment.from_config(config), self._cgroup(config))
         os.makedirs(statefile.directory(self.name), mode=0o700, exist_ok=True)
@@ -200,7 +202,9 @@ class Container:
             outcome = "stopped"
             if current.running:
                 outcome = self._halt(current.state, timeout, kill)
-            self._cleanup(current.state)
+            elif current.init is not None:          # no state to trust: the kernel's init
+                outcome = self._halt(self._found_init(current.init), timeout, kill)
+            self._cleanup(current, stopping=True)
             return outcome
 
     def _halt(self, record, timeout, kill):
@@ -267,17 +271,41 @@ class Container:
             return [sig, SYSTEMD_HALT]
         return [sig]
 
-    def _cleanup(self, record):
-        """Remove what a stopped or dead container left: processes, cgroup, network, state.
+    def _found_init(self, pid):
+        """A record for the init found in the container's cgroup when no state file can
+        be trusted, so _halt can ask it to shut down."""
+        try:
+            halt = self._halt_signal(self.load_config())
+        except HacontainError:
+            halt = self.halt_override or DEFAULT_HALT
+        try:
+            started = proc.start_time(pid)
+        except proc.ProcessGone:
+            started = None
+        return statefile.State(name=self.name, lxcpath=self.lxcpath, config=self.config_path,
+                               pid=pid, start_time=started, started_at=0.0, halt_signal=halt)
 
-        A network cleanup that fails keeps the state, so the next stop tries again.
+    def _cleanup(self, current, stopping=False):
+        """Remove what a stopped or dead container (`current`, its Status) left:
+        processes, cgroup, network, state.
+
+        With no state file to trust, the cgroup found from the kernel is emptied
+        and removed only by a stop (`stopping`): a start refuses to kill a
+        container it has no record of. A network cleanup that fails keeps the
+        state, so the next stop tries again.
         """
+        record = current.state
         if record is not None:
             cgroup = self._open_recorded_cgroup(record)
             if cgroup is not None:
                 self._empty_and_remove(cgroup)
             if record.network:
                 self._teardown_network(record.network)
+        elif current.cgroup is not None:
+            if current.processes and not stopping:
+                raise StateError(f"container {self.name}: {current.reason}; not starting a "
+                                 "second init over it: stop the container first")
+            self._empty_and_remove(current.cgroup)
         statefile.remove(self.name)
 
     # -- network -------------------------------------------------------------
@@ -377,6 +405,11 @@ class Container:
             result["config_error"] = str(exc)
         if current.reason:
             result["reason"] = current.reason
+        if current.state is not None and current.state.lxcpath != self.lxcpath:
+            result["from_lxcpath"] = current.state.lxcpath
+            result["reason"] = (f"the state is that of the container named {self.name} from "
+                                f"{current.state.lxcpath} (names are unique on a host), "
+                                f"not of the one in {self.lxcpath}")
         if current.running:
             record = current.state
             result.update(pid=record.pid, started_at=record.started_at,
@@ -457,6 +490,23 @@ def _wait_exit(pidfd, timeout):
     poller = select.poll()
     poller.register(pidfd, select.POLLIN)
     return bool(poller.poll(max(0.0, timeout) * 1000))
+
+
+def _refuse_rootfs_in_use(rootfs, name):
+    """A StateError when a process has `rootfs` as its root: the init of a container
+    started over it by another runtime (lxc-start) or another name, which a
+    second init would share a filesystem with."""
+    from hacontain.runtime.status import rootfs_users
+    users = rootfs_users(rootfs)
+    if users:
+        try:
+            with open(f"/proc/{users[0]}/comm", encoding="utf-8", errors="replace") as handle:
+                command = handle.read().strip()
+        except OSError:
+            command = "gone meanwhile"
+        raise StateError(f"container {name}: rootfs {rootfs} is in use by process {users[0]} "
+                         f"({command}), the root of another running container (started by "
+                         "lxc-start or under another name?): not starting a second init on it")
 
 
 def _exists_inside(rootfs, path):

@@ -10,10 +10,10 @@ import json
 import os
 
 from hacontain import paths
-from hacontain.errors import KernelError
+from hacontain.errors import KernelError, StateError
 from hacontain.record import Record
 
-STATE_VERSION = 1
+STATE_VERSION = paths.STATE_VERSION
 
 
 class State(Record):
@@ -38,16 +38,49 @@ def directory(name):
     return os.path.join(paths.rundir(), name)
 
 
+class Untrusted(StateError):
+    """A state file is there but is not this version's record of the container
+    (unreadable, not JSON, a field missing or of the wrong type, another state
+    version): the kernel, not the file, must say whether the container runs."""
+
+
 def read(name):
-    """The recorded State of `name`, or None when there is none (or it is unreadable)."""
+    """The recorded State of `name`; None when there is no state file.
+
+    Untrusted when there is one but it cannot be taken as this version's
+    record. Fields this version does not know are ignored: a writer of the
+    same STATE_VERSION adds none that change what the record means.
+    """
+    path = paths.state_file(name)
     try:
-        with open(paths.state_file(name), encoding="utf-8") as handle:
-            data = json.load(handle)
-        return State(**data)
+        with open(path, "rb") as handle:
+            data = json.loads(handle.read().decode("utf-8"))
     except FileNotFoundError:
         return None
-    except (ValueError, TypeError):
-        return None
+    except OSError as exc:
+        raise Untrusted(f"state file {path} cannot be read: {exc.strerror}") from None
+    except ValueError as exc:                 # not UTF-8, or not JSON
+        raise Untrusted(f"state file {path} is not a JSON record ({exc})") from None
+    if not isinstance(data, dict):
+        raise Untrusted(f"state file {path} holds a JSON {type(data).__name__}, not a record")
+    if data.get("version") != STATE_VERSION:
+        raise Untrusted(f"state file {path} was written by another hacontain version "
+                        f"(state version {data.get('version')!r}; this one reads {STATE_VERSION})")
+    fields = {}
+    for field, kind in State.__annotations__.items():
+        if field not in data:
+            if not hasattr(State, field):
+                raise Untrusted(f"state file {path} lacks the field {field!r}")
+            continue
+        value = data[field]
+        allowed = (int, float) if kind is float else kind
+        if not isinstance(value, allowed) or (isinstance(value, bool) and kind is not bool):
+            raise Untrusted(f"state file {path}: field {field!r} is {value!r}, not "
+                            f"{getattr(kind, '__name__', kind)}")
+        fields[field] = value
+    if fields["name"] != name:
+        raise Untrusted(f"state file {path} describes container {fields['name']!r}")
+    return State(**fields)
 
 
 def write(state):
@@ -72,13 +105,29 @@ def containment_record(name):
 
 
 def remove(name):
-    """Remove the state file and the containment record (the directory stays:
-    it holds the lock and the console log)."""
+    """Remove the state file (or whatever stands in its place) and the containment
+    record. The directory stays: it holds the lock and the console log, which
+    outlives a stop (see remove_directory)."""
     for path in (paths.state_file(name), containment_record(name)):
         try:
             os.unlink(path)
         except FileNotFoundError:
             pass
+        except IsADirectoryError:
+            import shutil
+            shutil.rmtree(path)
+
+
+def remove_directory(name):
+    """Remove RUNDIR/NAME with its lock and console log (destroy: nothing of the
+    container is left)."""
+    import shutil
+    try:
+        shutil.rmtree(directory(name))
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise KernelError("remove", exc.errno, directory(name)) from None
 
 
 def names():

@@ -109,3 +109,52 @@ def test_the_entry_point_reads_the_environment_as_os_does(monkeypatch, rundir):
     monkeypatch.setenv("OCF_RESKEY_lxcpath", "/srv/lxc")
     statefile.write(record())
     assert answer() == 0
+
+
+# -- no state file: the kernel (one stat of the cgroup directory) decides ---------
+
+@pytest.mark.parametrize("parent", [None, "a/b", "/hacontain-test.slice"])
+def test_the_cgroup_directory_is_where_the_driver_puts_it(parent):
+    """paths.cgroup_dir, the fast path's one stat, names the directory the cgroup
+    driver makes (the unified hierarchy's, else the first v1 one's)."""
+    from hacontain.runtime.cgroups import open_cgroup
+    cgroup = open_cgroup("ct", parent)
+    dirs = [place.dir for driver in cgroup._drivers for place in driver.places]
+    assert paths.cgroup_dir("ct", parent) == (cgroup.v2_dir() or dirs[0])
+
+
+def test_the_default_cgroup_parent_is_the_drivers():
+    from hacontain.runtime.cgroups.place import DEFAULT_PARENT
+    assert paths.DEFAULT_CGROUP_PARENT == DEFAULT_PARENT
+
+
+@pytest.mark.root
+def test_no_state_file_but_a_cgroup_is_left_to_the_runtime(rundir, tmp_path):
+    """A state file deleted while the container runs: the cgroup is still there."""
+    from hacontain.runtime.cgroups import open_cgroup
+    cgroup = open_cgroup("ct")
+    cgroup.create([], None)
+    try:
+        assert quick_status("ct", "/srv/lxc") is None
+        assert answer(environ()) is None
+    finally:
+        cgroup.remove()
+    assert quick_status("ct", "/srv/lxc") == STOPPED
+
+
+@pytest.mark.parametrize("line", ["hacontain.cgroup.parent = /elsewhere.slice",
+                                  "lxc.include = /etc/hacontain/common.conf"])
+def test_a_config_that_may_move_the_cgroup_is_left_to_the_runtime(rundir, tmp_path, line):
+    config = tmp_path / "config"
+    config.write_text(f"lxc.uts.name = ct\n{line}\n")
+    assert answer(environ(OCF_RESKEY_config=str(config))) is None
+    config.write_text("lxc.uts.name = ct\n")
+    assert answer(environ(OCF_RESKEY_config=str(config))) == 7
+
+
+def test_a_state_file_of_another_version_or_name_is_left_to_the_runtime(rundir):
+    statefile.write(record(version=2))
+    assert quick_status("ct", "/srv/lxc") is None
+    statefile.write(record(name="other"))
+    os.rename(paths.state_file("other"), paths.state_file("ct"))
+    assert quick_status("ct", "/srv/lxc") is None
