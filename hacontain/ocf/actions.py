@@ -34,8 +34,8 @@ def start(params):
     budget = _less_margin(action_timeout(START_TIMEOUT), START_MARGIN)
     deadline = time.monotonic() + budget
     log.log("debug", f"starting container {params.name}: {budget:.1f}s to run")
+    _refuse_foreign(container)
     config = container.load_config()
-    _refuse_foreign(container, config)
     for warning in config.warnings:
         log.log("warn", warning)
     init = container.start(timeout=max(deadline - time.monotonic(), 1.0), config=config)
@@ -145,8 +145,9 @@ def _stop_signal(params):
         return None
 
 
-def _refuse_foreign(container, config):
-    status = container.status(config)
+def _refuse_foreign(container):
+    from hacontain.runtime.status import read_status
+    status = read_status(container.name)      # only a state file names a foreign container
     if status.running and status.state.lxcpath != container.lxcpath:
         raise OcfExit(ERR_ARGS, f"a container named {container.name} from "
                                 f"{status.state.lxcpath} runs on this node: names must be "
