@@ -41,7 +41,7 @@ def main():
 
 @main.command()
 @click.argument("name")
-@click.option("-t", "--template", required=True, help="busybox, debian or dir:PATH")
+@click.option("-t", "--template", required=True, help="busybox, debian, debian-systemd or dir:PATH")
 @lxcpath_option
 def create(name, template, lxcpath):
     """Create container NAME from a template."""

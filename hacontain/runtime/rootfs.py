@@ -42,6 +42,13 @@ def inside(rootfs, path):
     return os.path.join(rootfs, *parts)
 
 
+def is_systemd(rootfs, command):
+    """Whether `command` (the init's path inside `rootfs`) is systemd: it resolves,
+    through the rootfs's own links (/sbin/init -> /lib/systemd/systemd), to a file
+    named systemd."""
+    return os.path.basename(inside(rootfs, command)) == "systemd"
+
+
 def make_private():
     """Stop mount events propagating from the container to the host."""
     libc.mount(None, "/", None, libc.MS_REC | libc.MS_SLAVE)

@@ -1,7 +1,8 @@
 """Making new containers: a directory with an LXC-format config and a rootfs.
 
 Templates: `busybox` (Debian's busybox-static), `debian` (debootstrap,
-cached), and `dir:PATH` (an existing rootfs, used in place).
+cached; sysvinit), `debian-systemd` (the same with systemd as init), and
+`dir:PATH` (an existing rootfs, used in place).
 """
 
 import os
@@ -44,8 +45,10 @@ def _populate(name, template, building, final_rootfs):
         from hacontain.templates import busybox
         busybox.build_rootfs(os.path.join(building, "rootfs"), name)
         return base + [f"lxc.rootfs.path = dir:{final_rootfs}"] + busybox.config_lines()
-    if template == "debian":
+    if template in ("debian", "debian-systemd"):
         from hacontain.templates import debian
-        debian.build_rootfs(os.path.join(building, "rootfs"), name)
-        return base + [f"lxc.rootfs.path = dir:{final_rootfs}"] + debian.config_lines()
-    raise ConfigError(f"unknown template {template!r}: use busybox, debian or dir:PATH")
+        init = "systemd" if template == "debian-systemd" else "sysvinit"
+        debian.build_rootfs(os.path.join(building, "rootfs"), name, init)
+        return base + [f"lxc.rootfs.path = dir:{final_rootfs}"] + debian.config_lines(init)
+    raise ConfigError(f"unknown template {template!r}: use busybox, debian, debian-systemd "
+                      "or dir:PATH")

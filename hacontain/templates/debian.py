@@ -1,9 +1,12 @@
-"""The debian template: Debian bookworm made with debootstrap, cached.
+"""The debian templates: Debian bookworm made with debootstrap, cached.
 
-The init is sysvinit (no systemd: no cgroup delegation needed), set up to
-shut down on SIGPWR: its inittab runs `init 0` on a power failure, and an
-inittab entry writes /var/log/shutdown-marker on the way down. The first
-debootstrap run (about a minute) is cached as a tarball under
+`debian`: the init is sysvinit (no systemd: no cgroup delegation needed),
+set up to shut down on SIGPWR: its inittab runs `init 0` on a power failure,
+and an inittab entry writes /var/log/shutdown-marker on the way down.
+`debian-systemd`: systemd as init (systemd-sysv, dbus), halting on
+SIGRTMIN+3, with `cgroup:mixed proc:mixed sys:mixed` as LXC gives such
+guests; a unit writes the same marker when it is stopped on the way down.
+The first debootstrap run (about a minute) is cached as a tarball under
 /var/cache/hacontain; later containers unpack it in seconds.
 """
 
@@ -16,8 +19,10 @@ from hacontain.errors import CommandError, NotInstalled
 SUITE = "bookworm"
 MIRROR = os.environ.get("HACONTAIN_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 CACHE = os.environ.get("HACONTAIN_CACHE", "/var/cache/hacontain")
-PACKAGES = ("sysvinit-core", "ifupdown", "iproute2", "iputils-ping", "procps", "netbase")
-RECIPE_VERSION = "2"
+PACKAGES = {"sysvinit": ("sysvinit-core", "ifupdown", "iproute2", "iputils-ping", "procps",
+                         "netbase"),
+            "systemd": ("systemd-sysv", "dbus", "iproute2", "procps")}
+RECIPE_VERSION = {"sysvinit": "2", "systemd": "1"}
 
 _MARKER_SCRIPT = """#!/bin/sh
 ### BEGIN INIT INFO
@@ -28,23 +33,46 @@ _MARKER_SCRIPT = """#!/bin/sh
 exit 0
 """
 
+_MARKER_UNIT = """[Unit]
+Description=hacontain: leave a clean-shutdown marker for the host when stopped
+DefaultDependencies=no
+After=local-fs.target
+Conflicts=shutdown.target
+Before=shutdown.target
 
-def build_rootfs(rootfs, hostname):
-    """Unpack the cached Debian tree into `rootfs` (building the cache first if needed)."""
-    tarball = _cached_tarball()
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/true
+ExecStop=/bin/sh -c 'echo "shutdown $(date +%%s)" > /var/log/shutdown-marker && sync'
+
+[Install]
+WantedBy=sysinit.target
+"""
+
+
+def build_rootfs(rootfs, hostname, init="sysvinit"):
+    """Unpack the cached Debian tree with `init` (sysvinit or systemd) into `rootfs`
+    (building the cache first if needed)."""
+    tarball = cached_tarball(init)
     os.makedirs(rootfs, exist_ok=True)
     _run(["tar", "-C", rootfs, "--numeric-owner", "-xpf", tarball])
     with open(os.path.join(rootfs, "etc/hostname"), "w", encoding="utf-8") as handle:
         handle.write(hostname + "\n")
 
 
-def config_lines():
+def config_lines(init="sysvinit"):
     """Config lines this template adds."""
+    if init == "systemd":
+        return ["lxc.init.cmd = /sbin/init", "lxc.signal.halt = SIGRTMIN+3", "lxc.tty.max = 0",
+                "lxc.mount.auto = cgroup:mixed proc:mixed sys:mixed"]
     return ["lxc.init.cmd = /sbin/init", "lxc.signal.halt = SIGPWR", "lxc.tty.max = 0"]
 
 
-def _cached_tarball():
-    tarball = os.path.join(CACHE, f"debian-{SUITE}-{RECIPE_VERSION}.tar")
+def cached_tarball(init="sysvinit"):
+    """The cached tarball of the rootfs with `init`, built first when missing."""
+    suffix = "" if init == "sysvinit" else f"-{init}"
+    tarball = os.path.join(CACHE, f"debian-{SUITE}{suffix}-{RECIPE_VERSION[init]}.tar")
     if os.path.exists(tarball):
         return tarball
     if shutil.which("debootstrap") is None:
@@ -52,9 +80,10 @@ def _cached_tarball():
     os.makedirs(CACHE, exist_ok=True)
     work = f"{tarball}.build-{os.getpid()}"
     try:
-        _run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}",
+        _run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES[init])}",
               SUITE, work, MIRROR])
-        _configure(work)
+        (_configure_systemd if init == "systemd" else _configure)(work)
+        _drop_apt_downloads(work)
         _run(["tar", "-C", work, "--numeric-owner", "-cpf", f"{tarball}.tmp", "."])
         os.rename(f"{tarball}.tmp", tarball)
     finally:
@@ -85,6 +114,23 @@ def _configure(root):
     with open(script, "w", encoding="utf-8") as handle:
         handle.write(_MARKER_SCRIPT)
     os.chmod(script, 0o755)
+
+
+def _configure_systemd(root):
+    """systemd as a container init: the marker unit enabled, no hardware-only units
+    (nothing udev-driven is installed by minbase), an empty machine-id made at boot."""
+    unit = os.path.join(root, "etc/systemd/system/hacontain-marker.service")
+    with open(unit, "w", encoding="utf-8") as handle:
+        handle.write(_MARKER_UNIT)
+    wants = os.path.join(root, "etc/systemd/system/sysinit.target.wants")
+    os.makedirs(wants, exist_ok=True)
+    os.symlink("/etc/systemd/system/hacontain-marker.service",
+               os.path.join(wants, "hacontain-marker.service"))
+    with open(os.path.join(root, "etc/machine-id"), "w", encoding="utf-8"):
+        pass                                  # systemd fills it in at boot (a fresh id each container)
+
+
+def _drop_apt_downloads(root):
     for folder in ("var/cache/apt/archives", "var/lib/apt/lists"):
         path = os.path.join(root, folder)
         for name in os.listdir(path):

@@ -177,13 +177,14 @@ def test_hybrid_tracks_the_unified_hierarchy_for_freeze_and_kill(host):
     cg.add_process(4242)
     assert read(f"{unified}/cgroup.procs") == "4242"
     assert read(f"{sysfs}/pids/hacontain/web/cgroup.procs") == "4242"
+    assert read(f"{sysfs}/systemd/hacontain/web/cgroup.procs") == "4242"    # name=systemd too
     cg.freeze()
     assert read(f"{unified}/cgroup.freeze") == "1" and cg.frozen()
     assert read(f"{sysfs}/freezer/hacontain/web/freezer.state") == "THAWED"
     cg.thaw()
     assert not cg.frozen()
     for path in (f"{unified}/cgroup.procs", *[f"{sysfs}/{h}/hacontain/web/cgroup.procs" for h in (
-            "blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "pids")],
+            "blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "pids", "systemd")],
                  f"{sysfs}/memory/process_api/c2cd/hacontain/web/cgroup.procs"):
         with open(path, "w"):
             pass                               # the process is gone

@@ -113,7 +113,8 @@ def test_v1_host(tmp_path):
     layout = detect_layout(sysfs, proc)
     assert layout.kind == "v1" and layout.v2 is None
     assert sorted(h.key for h in layout.hierarchies) == [
-        "blkio", "cpu,cpuacct", "cpuset", "devices", "freezer", "memory", "net_cls,net_prio", "pids"]
+        "blkio", "cpu,cpuacct", "cpuset", "devices", "freezer", "memory", "net_cls,net_prio", "pids",
+        "systemd"]
     cpu = carrying(layout, "cpu")
     assert cpu is carrying(layout, "cpuacct") and cpu.controllers == {"cpu", "cpuacct"}
     assert cpu.mountdir == f"{sysfs}/cpu,cpuacct"
@@ -135,7 +136,10 @@ def test_hybrid_host(tmp_path):
     assert layout.kind == "hybrid"
     assert layout.v2.key == "unified" and layout.v2.controllers == frozenset()
     assert carrying(layout, "memory").caller == "/process_api/c2cd"
-    assert "systemd" not in [h.key for h in layout.hierarchies]      # name= only: not ours
+    named = next(h for h in layout.v1 if h.key == "systemd")            # where a systemd guest
+    assert named.name == "systemd" and named.controllers == frozenset()  # tracks its units
+    assert named.mount_options == "none,name=systemd" and named.caller == "/"
+    assert carrying(layout, "memory").mount_options == "memory"
     assert carrying(layout, "memory").dir_of("/process_api/c2cd/hacontain/web") == \
         f"{sysfs}/memory/process_api/c2cd/hacontain/web"
 

@@ -28,6 +28,16 @@ class Hierarchy(Record):
     root: str                # the mount's root inside the hierarchy (mountinfo field 4)
     controllers: frozenset   # v1: from the mount options; v2: the root's cgroup.controllers
     caller: str              # the calling process's cgroup in this hierarchy
+    name: str = ""           # v1 named hierarchy (name=systemd: "systemd"), else ""
+
+    @property
+    def mount_options(self):
+        """The cgroup (v1) mount options that select this hierarchy (None for v2)."""
+        if self.version == 2:
+            return None
+        named = [f"name={self.name}"] if self.name else []
+        return ",".join(sorted(self.controllers) + named) if self.controllers \
+            else ",".join(["none"] + named)
 
     def dir_of(self, cgroup):
         """The directory of `cgroup` (a path inside the hierarchy)."""
@@ -73,13 +83,16 @@ def detect_layout(sysfs=CGROUP_MOUNT_ROOT, proc="/proc"):
         else:
             identity = frozenset(o for o in options if o in V1_CONTROLLERS or o.startswith("name="))
             controllers = identity & V1_CONTROLLERS
-            if not controllers:
-                continue                      # name=systemd and the like: no resources to control
+            if not identity:
+                continue
         if identity in seen or identity not in membership:
             continue                          # a second mount of the same hierarchy
         seen.add(identity)
+        # A named hierarchy (name=systemd) controls nothing but is where a systemd guest
+        # tracks its units: the container gets its own cgroup there like everywhere else.
+        name = next((o[5:] for o in identity if o.startswith("name=")), "")
         hierarchies.append(Hierarchy(key, 2 if fstype == "cgroup2" else 1, mountdir, root,
-                                     controllers, membership[identity]))
+                                     controllers, membership[identity], name))
     if not hierarchies:
         raise NotInstalled(f"no cgroup hierarchy is mounted at or below {CGROUP_MOUNT_ROOT}")
     return Layout(tuple(sorted(hierarchies, key=lambda h: (h.version, h.key))))

@@ -36,9 +36,8 @@ def mode_of(words):
 def views(hierarchies):
     """(mount key, fstype, mount options) for each of `hierarchies` (cgroups.layout
     Hierarchy, those the container has a cgroup in)."""
-    return tuple((hierarchy.key, "cgroup2", None) if hierarchy.version == 2 else
-                 (hierarchy.key, "cgroup", ",".join(sorted(hierarchy.controllers)))
-                 for hierarchy in hierarchies)
+    return tuple((hierarchy.key, "cgroup2" if hierarchy.version == 2 else "cgroup",
+                  hierarchy.mount_options) for hierarchy in hierarchies)
 
 
 def mount(target, mode, views):
