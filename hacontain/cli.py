@@ -54,13 +54,47 @@ def create(name, template, lxcpath):
 @main.command()
 @click.argument("name")
 @click.option("-t", "--timeout", default=30.0, show_default=True, help="Seconds to wait for the init to start.")
+@click.option("--settle", default=0.5, show_default=True,
+              help="Seconds to watch the init: if it exits within them, start fails and says why.")
+@click.option("-F", "--foreground", is_flag=True,
+              help="Stay with the console on this terminal until the init ends (Ctrl-a q detaches).")
 @lxcpath_option
-def start(name, timeout, lxcpath):
-    """Start container NAME in the background."""
+def start(name, timeout, settle, foreground, lxcpath):
+    """Start container NAME in the background (or, with -F, in the foreground)."""
     container = _container(name, lxcpath)
     for warning in container.load_config().warnings:
         click.echo(f"hacontain: notice: {warning}", err=True)
-    container.start(timeout=timeout)
+    if not foreground:
+        container.start(timeout=timeout, settle=settle)
+        return
+    from hacontain.runtime.console import describe, exit_code
+    click.echo(f"hacontain: {name}: console in the foreground; type Ctrl-a q to detach", err=True)
+    ended = container.run_foreground(timeout=timeout)
+    if ended is None:
+        click.echo(f"\r\nhacontain: detached; {name} keeps running", err=True)
+        return
+    click.echo(f"\r\nhacontain: {name}: its init {describe(ended)}", err=True)
+    sys.exit(exit_code(ended))
+
+
+@main.command()
+@click.argument("name")
+@click.option("--tty", "tty", default=0, show_default=True, type=click.IntRange(min=0),
+              help="The tty number (0: /dev/console).")
+@click.option("-e", "--escape", default="a", show_default=True, metavar="KEY",
+              help="Detach with Ctrl-KEY then q.")
+@lxcpath_option
+def console(name, tty, escape, lxcpath):
+    """Connect this terminal to the console (or a tty) of running container NAME."""
+    from hacontain.runtime.terminal import ESCAPED
+    if len(escape) != 1 or not ("a" <= escape.lower() <= "z"):
+        raise click.BadParameter(f"{escape!r} is not a letter", param_hint="-e")
+    what = "the console" if tty == 0 else f"tty {tty}"
+    click.echo(f"hacontain: connected to {what} of {name}; type Ctrl-{escape.lower()} q to detach",
+               err=True)
+    outcome = _container(name, lxcpath).console(tty, bytes([ord(escape.lower()) & 0x1F]) + b"q")
+    click.echo("\r\nhacontain: " + ("detached" if outcome == ESCAPED else f"{what} closed"),
+               err=True)
 
 
 @main.command()

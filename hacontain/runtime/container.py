@@ -21,6 +21,7 @@ DEFAULT_INIT = ("/sbin/init",)
 DEFAULT_HALT = signal.SIGPWR
 SYSTEMD_HALT = signal.SIGRTMIN + 3
 KILL_GRACE = 5.0
+HOLDER_GRACE = 2.0        # for the console holder to log the init's end and exit
 BASE_ENV = ("container=lxc", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "TERM=linux", "HOME=/root")
 
@@ -85,9 +86,13 @@ class Container:
 
     # -- start -------------------------------------------------------------
 
-    def start(self, timeout=30.0, config=None):
+    def start(self, timeout=30.0, config=None, settle=0.0):
         """Start the container detached; a running container is left alone. `config`:
-        the parsed config, when the caller has it. Returns the State of its init."""
+        the parsed config, when the caller has it. Returns the State of its init.
+
+        `settle`: seconds to watch the init after it exec'd; if it exits within
+        them, the container is cleaned up and start fails with how the init
+        ended and the console's last lines."""
         with statefile.Lock(self.name):
             current = self.status(config)
             self._check_same(current)
@@ -96,8 +101,60 @@ class Container:
             if current.present:
                 self._cleanup(current)
             config = config or self.load_config()
-            return self._launch(config, timeout, foreground=False,
-                                prepared=self._prepare(config))[1]
+            record = self._launch(config, timeout, foreground=False,
+                                  prepared=self._prepare(config))[1]
+            if settle > 0:
+                self._fail_if_died(record, settle)
+            return record
+
+    def _fail_if_died(self, record, settle):
+        """Raise, after cleaning up, when the init of `record` ends within `settle` s."""
+        from hacontain.runtime import console
+        if not console.wait_gone(record.pid, record.start_time, settle):
+            return
+        console.wait_gone(record.holder, None, KILL_GRACE)  # it records the exit status
+        ended = console.exit_status(statefile.directory(self.name), record.pid)
+        how = console.describe(ended) if ended else "exited"
+        self._cleanup(self.status())
+        lines = console.tail(record.console_log)
+        raise HacontainError(
+            f"container {self.name}: its init {how} right after it started; "
+            + (f"the last lines of its console ({record.console_log}):\n{lines}" if lines
+               else f"its console ({record.console_log}) is empty"))
+
+    def run_foreground(self, timeout=30.0, escape=None):
+        """start -F: start, then the console on this terminal (from the first line
+        of this boot) until the init ends - then clean up and return its
+        exit_status() - or until the escape key: None, the container runs on."""
+        from hacontain.runtime import console
+        from hacontain.runtime.terminal import ESCAPED
+        config = self.load_config()
+        directory = statefile.directory(self.name)
+        try:
+            before = os.stat(console.spec(directory, config).log).st_size
+        except FileNotFoundError:
+            before = 0
+        record = self.start(timeout=timeout, config=config)
+        outcome = console.attach(directory, self.name, 0, escape or console.DEFAULT_ESCAPE,
+                                 replay=before)
+        if outcome == ESCAPED:
+            return None
+        console.wait_gone(record.pid, record.start_time, KILL_GRACE)
+        console.wait_gone(record.holder, None, KILL_GRACE)
+        ended = console.exit_status(directory, record.pid)
+        with statefile.Lock(self.name):
+            current = self.status()
+            if current.present and not current.running:
+                self._cleanup(current)
+        return ended or ("exit", 0)
+
+    def console(self, tty=0, escape=None):
+        """Connect this terminal to the console (tty 0) or tty `tty` of the running
+        container until the escape key or its end; terminal.ESCAPED or CLOSED."""
+        from hacontain.runtime import console
+        self._require_running()
+        return console.attach(statefile.directory(self.name), self.name, tty,
+                              escape or console.DEFAULT_ESCAPE)
 
     def execute(self, argv, timeout=30.0):
         """Run `argv` as the init of a temporary container; its exit code."""
@@ -132,9 +189,9 @@ class Container:
             rootfs=rootfs,
             hostname=config.uts_name or self.name,
             argv=self._init_argv(config),
+        from hacontain.runtime import console
             env=BASE_ENV + tuple(config.environment),
-            console_log=config.console_logfile or os.path.join(
-                statefile.directory(self.name), "console.log"),
+            console=console.spec(statefile.directory(self.name), config),
             cwd=config.init_cwd or "/",
             uid=config.init_uid, gid=config.init_gid,
             mount_auto=config.mount_auto, mounts=config.mounts,
@@ -151,7 +208,7 @@ class Container:
         record = statefile.State(
             name=self.name, lxcpath=self.lxcpath, config=self.config_path, pid=None,
             start_time=None, started_at=time.time(), halt_signal=self._halt_signal(config),
-            cgroup=cgroup.paths, console_log=plan.console_log, foreground=foreground)
+            cgroup=cgroup.paths, console_log=plan.console.log, foreground=foreground)
         statefile.write(record)
         launch = None
         try:
@@ -169,6 +226,7 @@ class Container:
 
     def _undo_launch(self, launch, cgroup, network, failure):
         """Undo a failed start: network (before the init dies), init, cgroup, then the
+            record.holder = launch.holder
         state - which stays when something could not be undone, so stop retries."""
         errors = []
         try:
@@ -196,6 +254,8 @@ class Container:
         (nothing was running).
         """
         with statefile.Lock(self.name):
+        from hacontain.runtime.console import remove_files
+        remove_files(statefile.directory(self.name))
             current = self.status()
             self._check_same(current)
             if not current.present:
@@ -308,6 +368,9 @@ class Container:
                                  "second init over it: stop the container first")
             self._empty_and_remove(current.cgroup)
         statefile.remove(self.name)
+            from hacontain.runtime.console import wait_gone
+            if not current.running:       # its console holder records how the init ended
+                wait_gone(record.holder, None, HOLDER_GRACE)
 
     # -- network -------------------------------------------------------------
 
@@ -318,6 +381,8 @@ class Container:
             return []                         # loopback only: nothing to make
         from hacontain.runtime.network.spec import interfaces
         return interfaces(config, self.name)
+        from hacontain.runtime.console import remove_files
+        remove_files(statefile.directory(self.name))
 
     def _namespaces(self, config):
         """The namespaces to unshare: all but lxc.namespace.keep's, and the netns for type none."""
@@ -414,14 +479,20 @@ class Container:
         if current.running:
             record = current.state
             result.update(pid=record.pid, started_at=record.started_at,
-                          uptime=round(time.time() - record.started_at, 1),
-                          console_log=record.console_log)
+                          uptime=round(time.time() - record.started_at, 1))
             cgroup = self._open_recorded_cgroup(record)
             result["cgroup"] = cgroup.paths
             result["resources"] = cgroup.stats()
             if record.network:
                 from hacontain.runtime.network.view import interfaces
                 result["network"] = interfaces(record.pid)
+        if current.state is not None and not current.running and current.state.pid:
+            from hacontain.runtime.console import describe, exit_status
+            ended = exit_status(statefile.directory(self.name), current.state.pid)
+            if ended is not None:
+                result["init_exit"] = f"init (pid {current.state.pid}) {describe(ended)}"
+        if current.state is not None and current.state.console_log:
+            result["console_log"] = current.state.console_log
         return result
 
     # -- helpers -------------------------------------------------------------

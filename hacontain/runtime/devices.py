@@ -60,16 +60,19 @@ def populate_dev(rootfs, autodev, bind_nodes=False):
 
 
 def open_terminals(dev, ttys):
-    """Give the container a console and `ttys` terminals.
+    """Give the container a console and `ttys` terminals: [console master, console
+    slave, tty1 master, ...], all close-on-exec, for the console holder.
 
     Each is a pseudo-terminal of the container's own devpts whose slave is
-    bind-mounted on /dev/console or /dev/ttyN. The master file descriptors
-    are returned inheritable: the container's init keeps them open, so a
-    getty on a tty waits for input instead of failing and respawning.
+    bind-mounted on /dev/console or /dev/ttyN. The console holder keeps the
+    masters (and a console slave, so the console never hangs up), so a getty
+    on a tty waits for input instead of failing and respawning, and an init
+    that closes every inherited file descriptor (systemd) can still open
+    /dev/console.
     """
-    masters = []
+    terminals = []
     for name in ["console"] + [f"tty{n}" for n in range(1, ttys + 1)]:
-        master = os.open(os.path.join(dev, "pts", "ptmx"), os.O_RDWR | os.O_NOCTTY)
+        master = os.open(os.path.join(dev, "pts", "ptmx"), os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
         fcntl.ioctl(master, _TIOCSPTLCK, struct.pack("i", 0))
         number = struct.unpack("i", fcntl.ioctl(master, _TIOCGPTN, struct.pack("i", 0)))[0]
         slave = os.path.join(dev, "pts", str(number))
@@ -78,6 +81,7 @@ def open_terminals(dev, ttys):
             with open(target, "w", encoding="utf-8"):
                 pass
         libc.mount(slave, target, None, libc.MS_BIND)
-        os.set_inheritable(master, True)
-        masters.append(master)
-    return masters
+        terminals.append(master)
+        if name == "console":
+            terminals.append(os.open(slave, os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC))
+    return terminals

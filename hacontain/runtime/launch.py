@@ -1,19 +1,24 @@
 """Starting a container's init: the parent side and the child side.
 
-    parent ──fork──> first child: setsid, enter cgroup, unshare namespaces
-                        └──fork──> container init (PID 1 of the new pid ns)
-                                   builds its filesystem, pivots,
-                                   waits for "exec", execs the init
+    parent ──fork──> first child: enter cgroup, open the console log and socket
+                        └──fork──> console holder: setsid, child subreaper
+                                      └──fork──> second child: unshare namespaces
+                                                    └──fork──> container init (PID 1)
+                                                               builds its filesystem,
+                                                               pivots, waits for "exec",
+                                                               execs the init
 
-The first child exits at once (unless `foreground`), so the init belongs to
-no process of ours: killing the caller, or its whole process group, never
-kills the container. The init enters the container's cgroup (through the
-first child, before any unshare) so nothing it forks can escape. It builds
-its filesystem (in its own mount namespace: nothing shows outside) while
-the parent records state and sets up networking, and execs only on the
-parent's "exec"; if the parent dies first, the pipe's EOF ends it. A
-close-on-exec pipe reports any failure before exec; its EOF means the init
-command is running.
+The first child exits at once (unless `foreground`), and so does the second
+once the init is forked: the init's parent is the console holder
+(runtime/console.py), in a session of its own, so killing the caller, or its
+whole process group, never kills the container; the holder keeps the
+terminals' masters, logs the console and records how the init ended. The
+first child enters the container's cgroup before any fork, so nothing can
+escape it. The init builds its filesystem (in its own mount namespace:
+nothing shows outside) while the parent records state and sets up
+networking, and execs only on the parent's "exec"; if the parent dies first,
+the pipe's EOF ends it. A close-on-exec pipe reports any failure before exec;
+its EOF means the init command is running.
 """
 
 import json
@@ -25,7 +30,7 @@ import time
 
 from hacontain.errors import HacontainError, KernelError, Timeout, rebuild
 from hacontain.record import Record
-from hacontain.runtime import devices, rootfs
+from hacontain.runtime import console, devices, rootfs
 from hacontain.runtime.security import idmap
 from hacontain.sys import libc
 
@@ -50,7 +55,7 @@ class Plan(Record):
     hostname: str
     argv: tuple
     env: tuple
-    console_log: str
+    console: console.Spec          # the console log and socket, for the holder
     cwd: str = "/"
     uid: int | None = None
     gid: int | None = None
@@ -88,7 +93,7 @@ class Launch:
         try:
             if plan.idmap:
                 self._map_ids(pid_r)
-            self.pid = struct.unpack("i", self._read_child(pid_r, 4))[0]
+            self.pid, self.holder = struct.unpack("ii", self._read_child(pid_r, 8))
         except BaseException:
             self._close()
             raise
@@ -98,12 +103,12 @@ class Launch:
             os.waitpid(self.first_child, 0)
 
     def _map_ids(self, pid_r):
-        """Write the maps of the user namespace the first child made, then let it go on."""
-        self._read_child(pid_r, 1)
+        """Write the maps of the user namespace the second child made, then let it go on."""
+        second = struct.unpack("i", self._read_child(pid_r, 4))[0]
         try:
-            idmap.write_maps(self.first_child, self.plan.idmap)
+            idmap.write_maps(second, self.plan.idmap)
         except BaseException:
-            os.kill(self.first_child, signal.SIGKILL)
+            os.kill(second, signal.SIGKILL)
             _reap(self.first_child)
             raise
         os.write(self._sync_w, b"m")
@@ -250,15 +255,60 @@ def _first_child(plan, cgroup, in_v2, fds):
     try:
         for fd in (sync_w, err_r, pid_r):
             os.close(fd)
-        if not plan.foreground:
-            os.setsid()
         if cgroup is not None:
             cgroup.join_self(in_v2)
-        # Opened as host root: the container's root of a user namespace may not reach it.
-        log = os.open(plan.console_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+        to_holder, to_init = console.channel()
+        started_r, started_w = os.pipe2(os.O_CLOEXEC)
+        holder = os.fork()
+        if holder == 0:
+            _holder(plan, (sync_r, err_w, pid_w, to_init, started_w), to_holder, started_r)
+        for fd in (sync_r, err_w, pid_w, to_holder, to_init, started_r, started_w):
+            os.close(fd)
+        if not plan.foreground:
+            os._exit(0)
+        _, status = os.waitpid(holder, 0)
+        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+    except BaseException as exc:  # report everything: nothing may escape a forked child
+        _report(err_w, exc)
+        os._exit(1)
+
+
+def _holder(plan, fds, to_holder, started_r):
+    """The console holder, until it execs its program (console.exec_holder) once the
+    init has exec'd (`started_r`'s EOF: the init holds the other end); never returns.
+    It forks the second child first: the rest is off the start's critical path."""
+    sync_r, err_w, pid_w, to_init, started_w = fds
+    try:
+        console.become_subreaper(libc.prctl)
+        second = os.fork()
+        if second == 0:
+            os.close(started_r)
+            _second_child(plan, fds)
+        for fd in (sync_r, pid_w, to_init, started_w):
+            os.close(fd)
+        console.detach_stdio()            # the caller may wait for its pipes' EOF
+        os.setsid()
+        # Opened as host root: the container's root of a user namespace may not reach them.
+        log = os.open(plan.console.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                      0o640)
+        listener = console.listen(plan.console.socket)
+        os.close(err_w)
+        err_w = None
+        console.exec_holder(plan.console, (log, listener, to_holder), started_r,
+                            os.path.basename(os.path.dirname(plan.console.socket)))
+    except BaseException as exc:  # report everything: nothing may escape a forked child
+        if err_w is not None:
+            _report(err_w, exc)
+    os._exit(1)
+
+
+def _second_child(plan, fds):
+    """Unshares the namespaces and forks the init; never returns."""
+    sync_r, err_w, pid_w, to_init, started_w = fds
+    try:
         if plan.idmap:
             libc.unshare(libc.CLONE_NEWUSER)
-            os.write(pid_w, b"U")
+            os.write(pid_w, struct.pack("i", os.getpid()))
             if os.read(sync_r, 1) != b"m":
                 os._exit(1)
             idmap.become_root()
@@ -266,42 +316,40 @@ def _first_child(plan, cgroup, in_v2, fds):
         pid = os.fork()
         if pid == 0:
             os.close(pid_w)
-            _container_init(plan, sync_r, err_w, log)
-        os.write(pid_w, struct.pack("i", pid))
-        os.close(pid_w)
-        if not plan.foreground:
-            os._exit(0)
-        for fd in (sync_r, err_w):
-            os.close(fd)
-        _, status = os.waitpid(pid, 0)
-        code = os.waitstatus_to_exitcode(status)
-        os._exit(code if code >= 0 else 128 - code)
+            _container_init(plan, sync_r, err_w, to_init, started_w)
+        os.write(pid_w, struct.pack("ii", pid, os.getppid()))
+        os._exit(0)
     except BaseException as exc:  # report everything: nothing may escape a forked child
         _report(err_w, exc)
         os._exit(1)
 
 
-def _container_init(plan, sync_r, err_w, log):
+def _container_init(plan, sync_r, err_w, to_holder, started_w):
     """PID 1 of the new pid namespace: set up, then exec the init command."""
     try:
+        os.setsid()
         root = plan.rootfs
         rootfs.make_private()
         rootfs.mount_rootfs(root)
         rootfs.mount_auto(root, plan.mount_auto, plan.cgroup_mode, plan.cgroup_views)
         dev = devices.populate_dev(root, plan.autodev, bind_nodes=bool(plan.idmap))
-        keep = devices.open_terminals(dev, plan.ttys)
+        terminals = devices.open_terminals(dev, plan.ttys)
+        console.send_terminals(to_holder, terminals)
+        for fd in terminals[2:]:
+            os.close(fd)
+        os.close(to_holder)
+        console_slave = terminals[1]   # the init's stdin, stdout and stderr, as in LXC
+        os.close(terminals[0])
         for entry in plan.mounts:
             rootfs.mount_entry(root, entry)
-        stdin = os.open("/dev/null", os.O_RDONLY)
         rootfs.pivot(root)
         libc.sethostname(plan.hostname)
         libc.interface_up("lo")
         if os.read(sync_r, 1) != b"x":             # the parent's network is ready
             os._exit(1)
-        os.dup2(stdin, 0)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        _close_fds_except(set(keep) | {0, 1, 2, err_w})
+        for target in (0, 1, 2):
+            os.dup2(console_slave, target)
+        _close_fds_except({0, 1, 2, err_w, started_w})
         if plan.containment is not None:
             plan.containment.apply()
         if plan.gid is not None:

@@ -29,6 +29,7 @@ class State(Record):
     cgroup: dict = {}
     network: list = []
     console_log: str | None = None
+    holder: int | None = None    # the console holder's pid (runtime/console.py)
     foreground: bool = False
     version: int = STATE_VERSION
 

@@ -1,0 +1,591 @@
+"""The console holder: a small per-container process that keeps the pseudo-terminal
+masters of /dev/console and the ttys, logs the console and serves `hacontain console`.
+
+    start ──fork──> first child ──fork──> holder (own session, subreaper) ──> ... ──> init
+
+The holder is the init's parent (a child subreaper), so it outlives every file
+descriptor the guest's init closes (systemd closes all it inherited), collects
+the init's exit status into RUNDIR/NAME/exit, and exits when the init does. It
+lives in the container's cgroup (stop kills whatever is left there) and in the
+host's namespaces, in a session of its own: killing the starting process or
+its process group leaves it alone. Once the init runs, it execs a fresh
+`python -S -I` that loads only this module and the standard library's C
+modules (os, select, _socket, fcntl, termios, struct, signal).
+
+The console's output goes to the console log, bounded by `lxc.console.size`
+(default 1 MiB; `0`: no bound): when full it is renamed to LOG.1 (replacing
+the previous one), or truncated with `lxc.console.rotate = 0`.
+
+`hacontain console` connects to RUNDIR/NAME/console (a unix socket, 0600, in
+a 0700 directory; only uid 0 is served) and asks for tty N (0: the console).
+For a tty it gets the tty's master itself (SCM_RIGHTS), as lxc-console does;
+for the console, which the holder keeps reading for the log, it gets the
+master of a peer pseudo-terminal whose slave the holder proxies to the
+console's master. The peer slave is the holder's controlling terminal, so
+a window-size change on the peer reaches the holder as SIGWINCH, and the
+holder copies it to the console. One client per terminal at a time.
+"""
+
+import os
+import select
+import signal
+import struct
+
+import _socket  # the C module: `socket` would load enum, selectors... into the holder
+
+from hacontain.record import Record
+
+DEFAULT_LOG_SIZE = 1 << 20
+DEFAULT_ESCAPE = b"\x01q"                 # Ctrl-a q, as lxc-console
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20,
+               "mb": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}
+_CHUNK = 65536
+_PR_SET_CHILD_SUBREAPER = 36
+_TIOCSCTTY, _TIOCNOTTY = 0x540E, 0x5422
+_PROGRAM = ("import sys; sys.path[:0] = [sys.argv[1]]; "
+            "from hacontain.runtime.console import serve; serve(sys.argv[2:])")
+
+
+class Spec(Record):
+    """Where one container's holder logs and listens."""
+    log: str                  # the console log
+    socket: str               # RUNDIR/NAME/console
+    exit_file: str            # RUNDIR/NAME/exit: "PID exit N" or "PID signal N"
+    log_size: int = DEFAULT_LOG_SIZE   # 0: unbounded
+    rotate: bool = True
+
+
+def spec(run_directory, config):
+    """The Spec of a container whose state lives in `run_directory`; its log bound
+    from lxc.console.size / lxc.console.rotate (ConfigError naming the line)."""
+    log = config.console_logfile or os.path.join(run_directory, "console.log")
+    size, rotate = DEFAULT_LOG_SIZE, True
+    entry = config.entry("lxc.console.size")
+    if entry is not None and entry.value.strip().lower() != "auto":
+        size = _byte_size(entry)
+    entry = config.entry("lxc.console.rotate")
+    if entry is not None:
+        if entry.value.strip() not in ("0", "1"):
+            raise entry.error(f"{entry.value!r} is not 0 or 1")
+        rotate = entry.value.strip() == "1"
+    return Spec(log=log, socket=socket_path(run_directory), exit_file=exit_path(run_directory),
+                log_size=size, rotate=rotate)
+
+
+def _byte_size(entry):
+    text = entry.value.strip().lower()
+    digits = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = text[len(digits):].strip()
+    if not digits.isascii() or not digits.strip().isdigit() or unit not in _SIZE_UNITS:
+        raise entry.error(f"{entry.value!r} is not a size (bytes, e.g. 1048576, 512kB, 1MB, auto)")
+    return int(digits) * _SIZE_UNITS[unit]
+
+
+def socket_path(run_directory):
+    return os.path.join(run_directory, "console")
+
+
+def exit_path(run_directory):
+    return os.path.join(run_directory, "exit")
+
+
+def remove_files(run_directory):
+    """Remove what a holder leaves once its container is cleaned up (the log stays)."""
+    for path in (socket_path(run_directory), exit_path(run_directory)):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+# -- the starting side (runs in forked children of the starting process) -------
+
+def listen(path):
+    """Bind and listen on the console socket at `path` (0600); its fd (close-on-exec)."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    mask = os.umask(0o177)
+    try:
+        sock.bind(path)
+    finally:
+        os.umask(mask)
+    sock.listen(8)
+    return sock.detach()
+
+
+def channel():
+    """A pair of connected fds that carry the init's terminals to the holder."""
+    one, two = _socket.socketpair(_socket.AF_UNIX,
+                                  _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
+    return one.detach(), two.detach()
+
+
+def send_terminals(channel_fd, fds):
+    """The init's side: hand `fds` (console master, console slave, tty masters) over."""
+    sock = _socket.socket(fileno=channel_fd)
+    try:
+        sock.sendmsg([b"t"], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS,
+                               struct.pack(f"{len(fds)}i", *fds))])
+    finally:
+        sock.detach()
+
+
+def detach_stdio():
+    """Point stdin, stdout and stderr at /dev/null."""
+    null = os.open("/dev/null", os.O_RDWR)
+    for target in (0, 1, 2):
+        os.dup2(null, target)
+    os.close(null)
+
+
+def become_subreaper(prctl):
+    """Make this process the reaper of its orphaned descendants (`prctl`: libc.prctl)."""
+    prctl(_PR_SET_CHILD_SUBREAPER, 1, what="prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def exec_holder(spec, fds, started, name):
+    """In the forked holder: wait until `started` (a pipe the init holds open
+    until it execs or dies) reaches EOF, reap the other children, then exec
+    the holder program with `fds` (log, listening socket, channel)."""
+    import sys
+    while os.read(started, 1):
+        pass
+    os.close(started)
+    _reap_all()
+    for fd in fds:
+        os.set_inheritable(fd, True)
+    keep = {0, 1, 2, *fds}
+    for entry in os.listdir("/proc/self/fd"):
+        if int(entry) not in keep:
+            try:
+                os.close(int(entry))
+            except OSError:
+                pass
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    os.execv(sys.executable, [
+        sys.executable, "-S", "-I", "-c", _PROGRAM, package_root, name, *map(str, fds),
+        spec.log, str(spec.log_size), "1" if spec.rotate else "0", spec.exit_file, spec.socket])
+
+
+def _reap_all():
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                return
+        except ChildProcessError:
+            return
+
+
+# -- the holder program --------------------------------------------------------
+
+def serve(argv):
+    """The holder's main loop (argv from exec_holder); exits with the init's code."""
+    name = argv[0]
+    log_fd, listen_fd, channel_fd = map(int, argv[1:4])
+    log = _Log(log_fd, argv[4], int(argv[5]), argv[6] == "1")
+    holder = _Holder(name, log, listen_fd, channel_fd, argv[7], argv[8])
+    os._exit(holder.run())
+
+
+class _Log:
+    """The console log, bounded: renamed to PATH.1 (or truncated) when full."""
+
+    def __init__(self, fd, path, limit, rotate):
+        self.fd, self.path, self.limit, self.rotate = fd, path, limit, rotate
+        self.size = os.fstat(fd).st_size
+
+    def write(self, data):
+        if self.limit and self.size + len(data) > self.limit:
+            self._make_room()
+        try:
+            while data:
+                written = os.write(self.fd, data)
+                self.size += written
+                data = data[written:]
+        except OSError:
+            pass                          # a full disk must not stop the console
+
+    def _make_room(self):
+        try:
+            if self.rotate:
+                os.rename(self.path, self.path + ".1")
+                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
+                             0o640)
+                os.close(self.fd)
+                self.fd = fd
+            else:
+                os.ftruncate(self.fd, 0)
+            self.size = 0
+        except OSError:
+            pass
+
+    @property
+    def position(self):
+        return self.size
+
+
+class _Holder:
+    def __init__(self, name, log, listen_fd, channel_fd, exit_file, socket_file):
+        self.name, self.log = name, log
+        self.listener = _socket.socket(fileno=listen_fd)
+        self.channel = channel_fd
+        self.exit_file, self.socket_file = exit_file, socket_file
+        self.socket_inode = os.fstat(listen_fd).st_ino
+        self.console = self.console_slave = None
+        self.ttys = []                    # masters of tty1..ttyN
+        self.peer = None                  # the console client's peer slave
+        self.busy = {}                    # connection fd -> tty number, for tty clients
+        self.poller = select.poll()
+        self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        for signum in (signal.SIGCHLD, signal.SIGWINCH):
+            signal.signal(signum, lambda *_: None)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)   # the peer, our terminal, hung up
+
+    def run(self):
+        for fd in (self.wake_r, self.channel, self.listener.fileno()):
+            self.poller.register(fd, select.POLLIN)
+        while True:
+            status = self._reaped()
+            if status is not None:
+                return self._finish(*status)
+            try:
+                events = self.poller.poll()
+            except InterruptedError:
+                continue
+            for fd, event in events:
+                if fd == self.wake_r:
+                    self._drain_wakeups()
+                elif fd == self.channel:
+                    self._receive_terminals()
+                elif fd == self.listener.fileno():
+                    self._accept()
+                elif fd == self.console:
+                    self._from_console()
+                elif self.peer is not None and fd == self.peer:
+                    self._from_peer(event)
+                elif fd in self.busy:
+                    self._release(fd)
+
+    # -- the init --
+
+    def _reaped(self):
+        """(pid, kind, number) once the init has exited, else None."""
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return (0, "exit", 0)
+        if pid == 0:
+            return None
+        if os.WIFSIGNALED(status):
+            return (pid, "signal", os.WTERMSIG(status))
+        return (pid, "exit", os.WEXITSTATUS(status))
+
+    def _finish(self, pid, kind, number):
+        if self.channel is not None:      # an init that died at once: take its output too
+            self._receive_terminals()
+        if self.console is not None:
+            self._from_console(drain=True)
+        try:
+            if os.stat(self.socket_file).st_ino == self.socket_inode:
+                os.unlink(self.socket_file)
+        except OSError:
+            pass
+        if pid:                           # one small write: a reader sees all or nothing
+            with open(self.exit_file, "w", encoding="ascii") as handle:
+                handle.write(f"{pid} {kind} {number}\n")
+        return number if kind == "exit" else 128 + number
+
+    def _drain_wakeups(self):
+        try:
+            while os.read(self.wake_r, 512):
+                pass
+        except BlockingIOError:
+            pass
+        if self.peer is not None and self.console is not None:
+            from hacontain.runtime.terminal import window_size
+            window_size(self.peer, self.console)
+
+    def _receive_terminals(self):
+        sock = _socket.socket(fileno=self.channel)
+        try:
+            _, ancillary, _, _ = sock.recvmsg(1, _socket.CMSG_SPACE(64 * 4))
+        except OSError:
+            ancillary = []
+        finally:
+            sock.detach()
+        fds = []
+        for level, kind, data in ancillary:
+            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                fds += struct.unpack(f"{len(data) // 4}i", data[:len(data) - len(data) % 4])
+        self.poller.unregister(self.channel)
+        os.close(self.channel)
+        self.channel = None
+        if len(fds) >= 2:
+            self.console, self.console_slave, self.ttys = fds[0], fds[1], fds[2:]
+            os.set_blocking(self.console, False)
+            self.poller.register(self.console, select.POLLIN)
+
+    # -- the console's output --
+
+    def _from_console(self, drain=False):
+        while True:
+            try:
+                data = os.read(self.console, _CHUNK)
+            except (BlockingIOError, OSError):
+                return
+            if not data:
+                return
+            self.log.write(data)
+            if self.peer is not None:
+                _write_some(self.peer, data)
+            if not drain:
+                return
+
+    def _from_peer(self, event):
+        try:
+            data = os.read(self.peer, _CHUNK)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if data:
+            _write_some(self.console, data)
+            return
+        self._drop_peer()                 # the client closed its end
+
+    def _drop_peer(self):
+        self.poller.unregister(self.peer)
+        try:
+            import fcntl
+            fcntl.ioctl(self.peer, _TIOCNOTTY)
+        except OSError:
+            pass
+        os.close(self.peer)
+        self.peer = None
+
+    # -- clients --
+
+    def _accept(self):
+        try:
+            conn, _ = self.listener._accept()
+        except OSError:
+            return
+        conn = _socket.socket(fileno=conn)
+        keep = False
+        try:
+            keep = self._answer(conn)
+        except OSError:
+            pass
+        finally:
+            if keep:
+                fd = conn.detach()
+                self.busy[fd] = keep
+                self.poller.register(fd, select.POLLIN)
+            else:
+                conn.close()
+
+    def _answer(self, conn):
+        """Serve one request; the tty number when the connection marks it busy."""
+        conn.settimeout(2.0)
+        uid = struct.unpack("3i", conn.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12))[1]
+        if uid != 0:
+            conn.sendall(b"error only root may use the console")
+            return None
+        try:
+            tty = int(conn.recv(16).decode("ascii").strip())
+        except ValueError:
+            conn.sendall(b"error a bad request")
+            return None
+        if self.console is None:
+            conn.sendall(b"error the container's terminals are not ready")
+            return None
+        if tty == 0:
+            if self.peer is not None:
+                conn.sendall(b"error the console is in use by another client")
+                return None
+            master = self._make_peer()
+            try:
+                _send_fd(conn, b"ok %d" % self.log.position, master)
+            finally:
+                os.close(master)
+            return None
+        if not 1 <= tty <= len(self.ttys):
+            conn.sendall(b"error there is no tty %d (lxc.tty.max = %d)" % (tty, len(self.ttys)))
+            return None
+        if tty in self.busy.values():
+            conn.sendall(b"error tty %d is in use by another client" % tty)
+            return None
+        _send_fd(conn, b"ok 0", self.ttys[tty - 1])
+        return tty
+
+    def _make_peer(self):
+        """A host pseudo-terminal whose slave, raw and our controlling terminal, is proxied
+        to the console; its master, for the client."""
+        import fcntl
+        import termios
+
+        from hacontain.runtime.terminal import raw
+        master, slave = os.openpty()
+        termios.tcsetattr(slave, termios.TCSANOW, raw(termios.tcgetattr(slave)))
+        try:
+            fcntl.ioctl(slave, _TIOCSCTTY, 0)
+        except OSError:
+            pass                          # window sizes will not follow; the bytes still flow
+        os.set_blocking(slave, False)
+        self.peer = slave
+        self.poller.register(slave, select.POLLIN)
+        return master
+
+    def _release(self, fd):
+        self.poller.unregister(fd)
+        del self.busy[fd]
+        os.close(fd)
+
+
+def _write_some(fd, data):
+    """Write what `fd` takes now; a full terminal drops the rest (never block the holder)."""
+    try:
+        os.write(fd, data)
+    except OSError:
+        pass
+
+
+def _send_fd(conn, message, fd):
+    conn.sendmsg([message], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", fd))])
+
+
+# -- the client: hacontain console, start -F, start's and info's reports -------
+
+def connect(run_directory, name, tty):
+    """Ask the holder for tty `tty` (0: the console): (fd, log position, connection fd).
+    The connection must stay open while the tty is used (it marks it busy)."""
+    from hacontain.errors import HacontainError, StateError
+    path = socket_path(run_directory)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    try:
+        sock.settimeout(5.0)
+        try:
+            sock.connect(path)
+        except (FileNotFoundError, ConnectionRefusedError):
+            raise StateError(f"container {name} has no console: its console holder is gone "
+                             f"(no one listens on {path}); restart the container to get it back") \
+                from None
+        sock.sendall(b"%d\n" % tty)
+        message, ancillary, _, _ = sock.recvmsg(256, _socket.CMSG_SPACE(4))
+    except OSError as exc:
+        sock.close()
+        raise HacontainError(f"container {name}: console request on {path} failed: "
+                             f"{exc.strerror or exc}") from None
+    fds = [fd for level, kind, data in ancillary
+           if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS
+           for fd in struct.unpack(f"{len(data) // 4}i", data[:len(data) // 4 * 4])]
+    text = message.decode("utf-8", "replace")
+    if not text.startswith("ok ") or not fds:
+        sock.close()
+        for fd in fds:
+            os.close(fd)
+        raise StateError(f"container {name}: {text.removeprefix('error ') or 'no answer'}")
+    return fds[0], int(text.split()[1]), sock.detach()
+
+
+def attach(run_directory, name, tty=0, escape=DEFAULT_ESCAPE, replay=None, output_fd=1):
+    """Connect the terminal to tty `tty` until the escape key (ESCAPED) or until the
+    terminal closes (CLOSED: the container stopped, or the holder). `replay`: a log
+    position to print the console log from first (what came before the connection)."""
+    from hacontain.runtime import terminal
+    fd, position, conn = connect(run_directory, name, tty)
+    try:
+        if replay is not None:
+            _copy_log(spec_log_of(run_directory), replay, position, output_fd)
+        return terminal.proxy(fd, escape=escape, output_fd=output_fd)
+    finally:
+        os.close(fd)
+        os.close(conn)
+
+
+def spec_log_of(run_directory):
+    """Where the holder of `run_directory` logs (the state records it)."""
+    from hacontain.runtime import state as statefile
+    record = statefile.read(os.path.basename(run_directory))
+    if record is not None and record.console_log:
+        return record.console_log
+    return os.path.join(run_directory, "console.log")
+
+
+def _copy_log(path, start, end, output_fd):
+    try:
+        with open(path, "rb") as handle:
+            if start > end:
+                start = 0                 # rotated since
+            handle.seek(start)
+            data = handle.read(max(0, end - start))
+    except OSError:
+        return
+    while data:
+        data = data[os.write(output_fd, data):]
+
+
+def exit_status(run_directory, pid):
+    """How init `pid` ended, as the holder recorded it: ("exit", N) or ("signal", N), or None."""
+    try:
+        with open(exit_path(run_directory), encoding="ascii") as handle:
+            recorded, kind, number = handle.read().split()
+    except (OSError, ValueError):
+        return None
+    if int(recorded) != pid:
+        return None
+    return kind, int(number)
+
+
+def describe(status):
+    """"exited with status 255", "was killed by SIGKILL" for an exit_status()."""
+    kind, number = status
+    if kind == "exit":
+        return f"exited with status {number}"
+    try:
+        return f"was killed by {signal.Signals(number).name}"
+    except ValueError:
+        return f"was killed by signal {number}"
+
+
+def exit_code(status):
+    """A shell's exit code for an exit_status(): N, or 128 + the signal."""
+    kind, number = status
+    return number if kind == "exit" else 128 + number
+
+
+def tail(path, lines=10, limit=16384):
+    """The last `lines` lines of the console log at `path` ('' when none), as text."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - limit))
+            data = handle.read()
+    except OSError:
+        return ""
+    text = data.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(text.rstrip("\n").split("\n")[-lines:])
+
+
+def wait_gone(pid, start_time, timeout):
+    """Wait (pidfd, no polling) until process `pid` (with `start_time`, when not
+    None) has exited; False on timeout."""
+    from hacontain.sys import proc
+    if pid is None:
+        return True
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        if start_time is not None and not proc.is_alive(pid, start_time):
+            return True
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        return bool(poller.poll(max(0.0, timeout) * 1000))
+    finally:
+        os.close(pidfd)
+
