@@ -178,6 +178,7 @@ class Container:
 
     def _launch(self, config, timeout, foreground, prepared=None):
         """Start the init; `prepared`: what _prepare made of `config` (made here if None)."""
+        from hacontain.runtime import console
         from hacontain.runtime.launch import Launch, Plan
         from hacontain.runtime.security import cgroup_view, containment
         rootfs = self._rootfs(config)
@@ -189,7 +190,6 @@ class Container:
             rootfs=rootfs,
             hostname=config.uts_name or self.name,
             argv=self._init_argv(config),
-        from hacontain.runtime import console
             env=BASE_ENV + tuple(config.environment),
             console=console.spec(statefile.directory(self.name), config),
             cwd=config.init_cwd or "/",
@@ -215,6 +215,7 @@ class Container:
             cgroup.create(self._limits(config), self._devices(config))
             launch = Launch(plan, cgroup, timeout)
             record.pid, record.start_time = launch.pid, proc.start_time(launch.pid)
+            record.holder = launch.holder
             containment.save(plan.containment, statefile.containment_record(self.name))
             statefile.write(record)
             launch.release(before_exec=(lambda: self._make_network(config, interfaces, record))
@@ -226,7 +227,6 @@ class Container:
 
     def _undo_launch(self, launch, cgroup, network, failure):
         """Undo a failed start: network (before the init dies), init, cgroup, then the
-            record.holder = launch.holder
         state - which stays when something could not be undone, so stop retries."""
         errors = []
         try:
@@ -243,6 +243,8 @@ class Container:
         if errors:
             raise HacontainError(f"{failure}; cleaning up also failed: "
                                  f"{'; '.join(map(str, errors))}") from failure
+        from hacontain.runtime.console import remove_files
+        remove_files(statefile.directory(self.name))
         statefile.remove(self.name)
 
     # -- stop --------------------------------------------------------------
@@ -254,8 +256,6 @@ class Container:
         (nothing was running).
         """
         with statefile.Lock(self.name):
-        from hacontain.runtime.console import remove_files
-        remove_files(statefile.directory(self.name))
             current = self.status()
             self._check_same(current)
             if not current.present:
@@ -357,6 +357,9 @@ class Container:
         """
         record = current.state
         if record is not None:
+            from hacontain.runtime.console import wait_gone
+            if not current.running:       # its console holder records how the init ended
+                wait_gone(record.holder, None, HOLDER_GRACE)
             cgroup = self._open_recorded_cgroup(record)
             if cgroup is not None:
                 self._empty_and_remove(cgroup)
@@ -367,10 +370,9 @@ class Container:
                 raise StateError(f"container {self.name}: {current.reason}; not starting a "
                                  "second init over it: stop the container first")
             self._empty_and_remove(current.cgroup)
+        from hacontain.runtime.console import remove_files
+        remove_files(statefile.directory(self.name))
         statefile.remove(self.name)
-            from hacontain.runtime.console import wait_gone
-            if not current.running:       # its console holder records how the init ended
-                wait_gone(record.holder, None, HOLDER_GRACE)
 
     # -- network -------------------------------------------------------------
 
@@ -381,8 +383,6 @@ class Container:
             return []                         # loopback only: nothing to make
         from hacontain.runtime.network.spec import interfaces
         return interfaces(config, self.name)
-        from hacontain.runtime.console import remove_files
-        remove_files(statefile.directory(self.name))
 
     def _namespaces(self, config):
         """The namespaces to unshare: all but lxc.namespace.keep's, and the netns for type none."""
@@ -476,6 +476,13 @@ class Container:
             result["reason"] = (f"the state is that of the container named {self.name} from "
                                 f"{current.state.lxcpath} (names are unique on a host), "
                                 f"not of the one in {self.lxcpath}")
+        if current.state is not None and not current.running and current.state.pid:
+            from hacontain.runtime.console import describe, exit_status
+            ended = exit_status(statefile.directory(self.name), current.state.pid)
+            if ended is not None:
+                result["init_exit"] = f"init (pid {current.state.pid}) {describe(ended)}"
+        if current.state is not None and current.state.console_log:
+            result["console_log"] = current.state.console_log
         if current.running:
             record = current.state
             result.update(pid=record.pid, started_at=record.started_at,
@@ -486,13 +493,6 @@ class Container:
             if record.network:
                 from hacontain.runtime.network.view import interfaces
                 result["network"] = interfaces(record.pid)
-        if current.state is not None and not current.running and current.state.pid:
-            from hacontain.runtime.console import describe, exit_status
-            ended = exit_status(statefile.directory(self.name), current.state.pid)
-            if ended is not None:
-                result["init_exit"] = f"init (pid {current.state.pid}) {describe(ended)}"
-        if current.state is not None and current.state.console_log:
-            result["console_log"] = current.state.console_log
         return result
 
     # -- helpers -------------------------------------------------------------
