@@ -83,7 +83,9 @@ def _no_cgroup(name, lxcpath, environ):
     except OSError:
         return False
     if b"hacontain.cgroup.parent" in text or b"lxc.include" in text:
-        return False
+        keys = (b"hacontain.cgroup.parent", b"lxc.include")
+        if any(line.lstrip().startswith(keys) for line in text.split(b"\n")):
+            return False                    # (not a comment naming them)
     try:
         where = paths.cgroup_dir(name, paths.cgroup_parent(None, environ))
     except (OSError, ValueError):

@@ -148,8 +148,8 @@ def test_a_config_that_may_move_the_cgroup_is_left_to_the_runtime(rundir, tmp_pa
     config = tmp_path / "config"
     config.write_text(f"lxc.uts.name = ct\n{line}\n")
     assert answer(environ(OCF_RESKEY_config=str(config))) is None
-    config.write_text("lxc.uts.name = ct\n")
-    assert answer(environ(OCF_RESKEY_config=str(config))) == 7
+    config.write_text(f"lxc.uts.name = ct\n# {line}\n")
+    assert answer(environ(OCF_RESKEY_config=str(config))) == 7, "a comment changes nothing"
 
 
 def test_a_state_file_of_another_version_or_name_is_left_to_the_runtime(rundir):
