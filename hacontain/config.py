@@ -10,9 +10,10 @@ files) belong to the runtime.
 import os
 import re
 import signal
+import stat
 import sys
 
-from hacontain.errors import ConfigError
+from hacontain.errors import ConfigError, ParameterError
 from hacontain.record import Record
 from hacontain.runtime.security.capabilities import DEFAULT_DROP, number as capability_number
 
@@ -81,6 +82,14 @@ _NET_KEYS = {
     "script.up", "script.down", "l2proxy",
 }
 NET_TYPES = ("none", "empty", "veth", "macvlan", "phys", "vlan", "ipvlan")
+# Config files, includes, fstabs and seccomp profiles are read only when they are
+# regular files of at most this size: a FIFO would block, /dev/zero never ends.
+MAX_FILE_BYTES = 1 << 20
+# The most bytes of one lxc.environment entry: execve(2) refuses longer strings
+# (MAX_ARG_STRLEN, 32 pages, with the NUL), and all of them together
+# (the kernel allows a quarter of an 8 MiB stack for argv and environment).
+MAX_ENV_ENTRY = 32 * 4096 - 1
+MAX_ENV_TOTAL = 1 << 20
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
 
@@ -173,17 +182,17 @@ class ContainerConfig(Record):
 
 
 def valid_name(name):
-    """Raise ConfigError unless `name` is a safe container name."""
-    if not name or not _NAME_RE.match(name) or name in (".", ".."):
-        raise ConfigError(f"invalid container name {name!r}: use 1-64 letters, digits, "
-                          "'_', '.', '-', starting with a letter or digit")
+    """Raise ParameterError unless `name` is a safe container name."""
+    if not name or not _NAME_RE.fullmatch(name) or name in (".", ".."):
+        raise ParameterError(f"invalid container name {name!r}: use 1-64 letters, digits, "
+                             "'_', '.', '-', starting with a letter or digit")
     return name
 
 
 def parse_signal(text):
     """'SIGPWR', 'PWR', 'SIGRTMIN+3' or a number -> signal number."""
     text = text.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         num = int(text)
         if not 1 <= num <= signal.SIGRTMAX:
             raise ValueError(f"signal number {num} out of range")
@@ -212,11 +221,12 @@ def read_entries(path, _seen=None):
         raise ConfigError("lxc.include loop", path)
     seen.add(real)
     try:
-        with open(path, encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
+        lines = read_text_file(path).splitlines()
     except FileNotFoundError:
         raise ConfigError("config file not found", path) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        raise ConfigError(f"cannot read config: {exc.strerror}", path) from None
+    except ValueError as exc:
         raise ConfigError(f"cannot read config: {exc}", path) from None
     entries = []
     net_index = [-1]
@@ -237,6 +247,45 @@ def read_entries(path, _seen=None):
         else:
             entries.append(entry)
     return entries
+
+
+def read_text_file(path):
+    """The UTF-8 text of the regular file at `path` (a config, include, fstab or
+    seccomp profile), read only when it is a regular file of at most
+    MAX_FILE_BYTES: anything else is a ValueError saying why, found without
+    blocking (a FIFO) or reading it (/dev/zero). FileNotFoundError or OSError
+    when it cannot be opened."""
+    _refuse_special(os.stat(path))
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    try:
+        _refuse_special(os.fstat(fd))         # replaced since the stat: look again
+        chunks, size = [], 0
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > MAX_FILE_BYTES:
+        raise ValueError(f"larger than {MAX_FILE_BYTES} bytes")
+    try:
+        return b"".join(chunks).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _refuse_special(info):
+    if stat.S_ISREG(info.st_mode):
+        if info.st_size > MAX_FILE_BYTES:
+            raise ValueError(f"larger than {MAX_FILE_BYTES} bytes ({info.st_size})")
+        return
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISSOCK, "a socket"))
+    kind = next((name for test, name in kinds if test(info.st_mode)), "special")
+    raise ValueError(f"not a regular file (it is {kind})")
 
 
 def load(path):
@@ -269,9 +318,7 @@ def build(entries, path):
             net_configured = True
         elif key.startswith(("lxc.cgroup.", "lxc.cgroup2.", "hacontain.limit.")) and \
                 not key.startswith("lxc.cgroup.dir") and key != "lxc.cgroup.relative":
-            if not value:
-                raise entry.error("empty value")
-            lists["cgroup"].append(entry)
+            lists["cgroup"].append(_cgroup_entry(entry))
         elif key.startswith("lxc.sysctl."):
             lists["sysctl"].append((key[len("lxc.sysctl."):], value))
         elif key.startswith("lxc.prlimit."):
@@ -286,6 +333,7 @@ def build(entries, path):
             name, parse = _VALUE_HANDLERS[key]
             values[name] = parse(entry) if value else _EMPTY_VALUES.get(key)
     _check_containment(entries, lists, values, warnings)
+    _check_environment_size(entries, lists["environment"])
     config = ContainerConfig(
         path=path,
         nets=tuple(_finish_net(index, data) for index, data in sorted(nets.items())),
@@ -296,6 +344,19 @@ def build(entries, path):
         **values,
     )
     return config
+
+
+def _cgroup_entry(entry):
+    """A cgroup key and its value checked for form (against the host: see the runtime)."""
+    from hacontain.runtime.cgroups.keys import parse_key
+    if not entry.value:
+        raise entry.error("empty value")
+    if entry.key.rsplit(".", 1)[0] not in ("lxc.cgroup.devices", "lxc.cgroup2.devices"):
+        try:
+            parse_key(entry.key).value(entry.value)
+        except ConfigError as exc:
+            raise entry.error(exc.message) from None
+    return entry
 
 
 def _check_containment(entries, lists, values, warnings):
@@ -325,6 +386,13 @@ def _check_containment(entries, lists, values, warnings):
             warnings.append(f"{entry.path}:{entry.line}: lxc.apparmor.profile: {notice}")
 
 
+def _check_environment_size(entries, environment):
+    """All of lxc.environment together must fit execve(2)'s limit (see MAX_ENV_TOTAL)."""
+    if sum(len(item.encode()) + 1 for item in environment) > MAX_ENV_TOTAL:
+        last = [entry for entry in entries if entry.key == "lxc.environment"][-1]
+        raise last.error(f"the environment entries add up to more than {MAX_ENV_TOTAL} bytes")
+
+
 def _unquote(value):
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         return value[1:-1]
@@ -336,7 +404,7 @@ def _map_legacy(key, path, number, net_index, entries):
     if key.startswith("lxc.network."):
         rest = key[len("lxc.network."):]
         head, _, tail = rest.partition(".")
-        if head.isdigit():
+        if head.isascii() and head.isdigit():
             index, rest = int(head), tail
         else:
             if rest == "type":
@@ -369,8 +437,14 @@ def _include(entry, seen):
         for name in names:
             result.extend(read_entries(os.path.join(target, name), seen))
         return result
-    if not os.path.exists(target):
-        raise entry.error(f"included file {target} does not exist")
+    try:
+        _refuse_special(os.stat(target))
+    except FileNotFoundError:
+        raise entry.error(f"included file {target} does not exist") from None
+    except OSError as exc:
+        raise entry.error(f"cannot read included file {target}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise entry.error(f"cannot read included file {target}: {exc}") from None
     return read_entries(target, seen)
 
 
@@ -378,7 +452,7 @@ def _check_known(entry):
     key = entry.key
     if key in _SIMPLE_KEYS or key.startswith(_PREFIX_KEYS):
         return
-    match = re.fullmatch(r"lxc\.net\.(\d+)\.(.+)", key)
+    match = re.fullmatch(r"lxc\.net\.(\d+)\.(.+)", key, re.ASCII)
     if match and (match.group(2) in _NET_KEYS or match.group(2).startswith("veth.")):
         return
     raise entry.error("unknown configuration key")
@@ -394,6 +468,8 @@ def _not_applied(key):
 def _as_int(low, high=None):
     def parse(entry):
         try:
+            if not entry.value.isascii():
+                raise ValueError(entry.value)
             number = int(entry.value, 0)
         except ValueError:
             raise entry.error(f"expected an integer, got {entry.value!r}") from None
@@ -486,10 +562,18 @@ def _one(entry):
 
 
 def _environment(entry):
-    name = entry.value.split("=", 1)[0]
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-        raise entry.error(f"invalid environment variable {entry.value!r}")
+    name, equals, _ = entry.value.partition("=")
+    if not equals or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise entry.error(f"expected NAME=VALUE with NAME of letters, digits and '_', got "
+                          f"{_shorten(entry.value)!r}")
+    if "\0" in entry.value or len(entry.value.encode()) > MAX_ENV_ENTRY:
+        raise entry.error(f"{name}: an environment entry is at most {MAX_ENV_ENTRY} bytes "
+                          "without NUL characters (execve(2) refuses longer ones)")
     return [entry.value]
+
+
+def _shorten(text, most=60):
+    return text if len(text) <= most else text[:most] + "..."
 
 
 _MOUNT_AUTO = {"proc", "proc:mixed", "proc:rw", "sys", "sys:ro", "sys:mixed", "sys:rw",
@@ -517,10 +601,11 @@ def _mount_entry(entry):
 def _mount_fstab(entry):
     path = entry.value
     try:
-        with open(path, encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
+        lines = read_text_file(path).splitlines()
     except OSError as exc:
         raise entry.error(f"cannot read fstab {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise entry.error(f"cannot read fstab {path}: {exc}") from None
     result = []
     for number, line in enumerate(lines, 1):
         if line.strip() and not line.strip().startswith("#"):
@@ -534,7 +619,8 @@ def _unescape(text):
 
 def _idmap(entry):
     fields = entry.value.split()
-    if len(fields) != 4 or fields[0] not in ("u", "g") or not all(f.isdigit() for f in fields[1:]):
+    if len(fields) != 4 or fields[0] not in ("u", "g") or \
+            not all(f.isascii() and f.isdigit() for f in fields[1:]):
         raise entry.error(f"expected 'u|g NSID HOSTID RANGE', got {entry.value!r}")
     kind, nsid, hostid, count = fields[0], int(fields[1]), int(fields[2]), int(fields[3])
     if count == 0 or max(nsid, hostid) + count > 1 << 32:
@@ -588,7 +674,7 @@ _VALUE_HANDLERS = {
 
 
 def _net_entry(entry, nets):
-    match = re.fullmatch(r"lxc\.net\.(\d+)\.(.+)", entry.key)
+    match = re.fullmatch(r"lxc\.net\.(\d+)\.(.+)", entry.key, re.ASCII)
     index, sub = int(match.group(1)), match.group(2)
     data = nets.setdefault(index, {"index": index, "_origin": entry})
     if sub == "type":

@@ -14,7 +14,9 @@ class HacontainError(Exception):
 
 
 class ConfigError(HacontainError):
-    """A configuration is wrong everywhere (bad key, bad value, bad name)."""
+    """A container's configuration is wrong: a key or value of its config file
+    (which lives on this node: the agent reports it for this node only) or one
+    this host refuses (a bridge, CPU or cgroup file it lacks)."""
 
     def __init__(self, message, path=None, line=None, key=None):
         where = ""
@@ -23,7 +25,12 @@ class ConfigError(HacontainError):
         if key is not None:
             where += f"{key}: "
         super().__init__(where + message)
-        self.path, self.line, self.key = path, line, key
+        self.message, self.path, self.line, self.key = message, path, line, key
+
+
+class ParameterError(ConfigError):
+    """A parameter (the container's name, an agent parameter) is wrong wherever it
+    is given: the same value is wrong on every node."""
 
 
 class NotFound(HacontainError):

@@ -21,11 +21,14 @@ class OcfExit(Exception):
 def exit_code(exc, action, probe=False):
     """The OCF code for `exc` raised by `action` (probe: a monitor with interval 0).
 
-    - ConfigError (parameters or config wrong everywhere): 6.
-    - NotFound (config, rootfs or command missing on this node): 2, a
-      location "not found on the node" in Pacemaker's words, which bans
-      only this node.
-    - NotInstalled (software or kernel feature missing on this host): 5.
+    - ParameterError (a resource parameter, the same on every node, is
+      wrong): 6, which stops the resource everywhere.
+    - ConfigError (the container's config file on this node is wrong, or
+      asks for what this host lacks: a bridge, a CPU, a cgroup file) and
+      NotFound (the config, an included file, the rootfs or its init is
+      missing here, e.g. the shared volume is not mounted): 2, "not valid on
+      this node" in Pacemaker's words, which bans only this node.
+    - NotInstalled (software or a kernel feature missing on this host): 5.
     - Anything else: 1, retried in place.
     On a probe every one of these says the container is not running here (7):
     5 or 6 from a probe stops the resource everywhere or fences. A stop that
@@ -41,9 +44,9 @@ def exit_code(exc, action, probe=False):
             return SUCCESS
         if action == "monitor" and (probe or isinstance(exc, errors.NotFound)):
             return NOT_RUNNING
-    if isinstance(exc, errors.ConfigError):
+    if isinstance(exc, errors.ParameterError):
         return ERR_CONFIGURED
-    if isinstance(exc, errors.NotFound):
+    if isinstance(exc, (errors.ConfigError, errors.NotFound)):
         return ERR_ARGS
     if isinstance(exc, errors.NotInstalled):
         return ERR_INSTALLED

@@ -114,13 +114,14 @@ class Params:
         if not self.monitor_cmd:
             return None
         import shlex
-        from hacontain.errors import ConfigError
+        from hacontain.errors import ParameterError
         try:
             argv = shlex.split(self.monitor_cmd)
         except ValueError as exc:
-            raise ConfigError(f"monitor_cmd: cannot split {self.monitor_cmd!r}: {exc}") from None
+            raise ParameterError(f"monitor_cmd: cannot split {self.monitor_cmd!r}: {exc}") \
+                from None
         if not argv:
-            raise ConfigError("monitor_cmd is empty after splitting")
+            raise ParameterError("monitor_cmd is empty after splitting")
         return argv
 
     def halt_signum(self):
@@ -128,24 +129,27 @@ class Params:
         if not self.halt_signal:
             return None
         from hacontain.config import parse_signal
-        from hacontain.errors import ConfigError
+        from hacontain.errors import ParameterError
         try:
             return parse_signal(self.halt_signal)
         except ValueError as exc:
-            raise ConfigError(f"halt_signal: {exc}") from None
+            raise ParameterError(f"halt_signal: {exc}") from None
 
     def check(self):
-        """Raise ConfigError naming the first parameter that is wrong everywhere."""
+        """Raise ParameterError naming the first parameter that is wrong everywhere.
+
+        What depends on the node (a CPU it has, the config file) is checked
+        with the container (Container.check), as a node-local error."""
         from hacontain.config import valid_name
-        from hacontain.errors import ConfigError
+        from hacontain.errors import ConfigError, ParameterError
         from hacontain.runtime.cgroups.keys import parse_key
         if not self.name:
-            raise ConfigError("parameter name is required")
+            raise ParameterError("parameter name is required")
         valid_name(self.name)
         for parameter in ("lxcpath", "config"):
             value = getattr(self, parameter)
             if value and not os.path.isabs(value):
-                raise ConfigError(f"{parameter} must be an absolute path, got {value!r}")
+                raise ParameterError(f"{parameter} must be an absolute path, got {value!r}")
         self.halt_signum()
         self.monitor_argv()
         by_limit = {parameter.limit: parameter.name for parameter in PARAMETERS}
@@ -153,7 +157,7 @@ class Params:
             try:
                 parse_key(key).value(value)
             except ConfigError as exc:
-                raise ConfigError(f"{by_limit[key]}: {exc}") from None
+                raise ParameterError(f"{by_limit[key]}: {exc}") from None
 
 
 def action_timeout(default):
@@ -167,6 +171,13 @@ def action_timeout(default):
     return milliseconds / 1000 if milliseconds > 0 else default
 
 
+def action_budget(default, margin):
+    """The seconds an action may use: its timeout (see action_timeout) less a margin,
+    kept back to report and clean up, of at most `margin` and at most half of it."""
+    total = action_timeout(default)
+    return total - min(margin, total / 2)
+
+
 def is_probe(action):
     """A probe: a monitor with interval 0 (Pacemaker asking what runs where)."""
     return action == "monitor" and os.environ.get("OCF_RESKEY_CRM_meta_interval") == "0"
@@ -175,4 +186,4 @@ def is_probe(action):
 def check_level():
     """OCF_CHECK_LEVEL, the monitor depth (0, 10, 20; anything not a number is 0)."""
     text = os.environ.get("OCF_CHECK_LEVEL", "0")
-    return int(text) if text.isdigit() else 0
+    return int(text) if text.isascii() and text.isdigit() else 0

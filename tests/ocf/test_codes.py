@@ -6,16 +6,24 @@ from hacontain import errors
 from hacontain.ocf import codes
 from hacontain.ocf.codes import OcfExit, exit_code
 
-CONFIG = errors.ConfigError("bad")
+PARAMETER = errors.ParameterError("memory: 'abc' is not a size")
+CONFIG = errors.ConfigError("unknown configuration key", "/var/lib/hacontain/ct/config", 3,
+                            "lxc.rootfs.pth")
 MISSING = errors.NotFound("no config")
 SOFTWARE = errors.NotInstalled("no cgroup")
 
 
 @pytest.mark.parametrize("exc, action, probe, code", [
-    (CONFIG, "start", False, codes.ERR_CONFIGURED),
-    (CONFIG, "validate-all", False, codes.ERR_CONFIGURED),
-    (CONFIG, "reload", False, codes.ERR_CONFIGURED),
-    (CONFIG, "monitor", False, codes.ERR_CONFIGURED),
+    (PARAMETER, "start", False, codes.ERR_CONFIGURED),
+    (PARAMETER, "validate-all", False, codes.ERR_CONFIGURED),
+    (PARAMETER, "reload", False, codes.ERR_CONFIGURED),
+    (PARAMETER, "monitor", False, codes.ERR_CONFIGURED),
+    (PARAMETER, "monitor", True, codes.NOT_RUNNING),
+    (PARAMETER, "stop", False, codes.SUCCESS),
+    (CONFIG, "start", False, codes.ERR_ARGS),          # the config file is this node's
+    (CONFIG, "validate-all", False, codes.ERR_ARGS),
+    (CONFIG, "reload", False, codes.ERR_ARGS),
+    (CONFIG, "monitor", False, codes.ERR_ARGS),
     (CONFIG, "monitor", True, codes.NOT_RUNNING),
     (CONFIG, "stop", False, codes.SUCCESS),
     (MISSING, "start", False, codes.ERR_ARGS),
@@ -42,6 +50,13 @@ def test_exit_code(exc, action, probe, code):
 
 
 def test_a_probe_never_gets_5_or_6():
-    for exc in (CONFIG, MISSING, SOFTWARE):
+    for exc in (PARAMETER, CONFIG, MISSING, SOFTWARE):
         assert exit_code(exc, "monitor", probe=True) not in (codes.ERR_INSTALLED,
                                                              codes.ERR_CONFIGURED)
+
+
+def test_only_parameter_errors_are_wrong_everywhere():
+    """6 stops the resource on every node: nothing found on one node may give it."""
+    for exc in (CONFIG, MISSING, SOFTWARE, errors.ConfigError("no bridge br9")):
+        for action in ("start", "validate-all", "reload", "monitor"):
+            assert exit_code(exc, action) != codes.ERR_CONFIGURED

@@ -1,12 +1,20 @@
 """The cgroup keys of a container: lxc.cgroup.<v1 file>, lxc.cgroup2.<v2 file>
-and hacontain.limit.<name> (see limits.py), parsed and checked for syntax.
+and hacontain.limit.<name> (see limits.py), parsed and checked for syntax
+(Key.value), then against this host (check_on_host).
+
+Raw files are written as given, but the values of the files in RAW_VALUES
+are checked first with the kernel's own rules, and a raw file must exist on
+this host. Values are single lines of ASCII text.
 """
 
+import os
 import re
 
 from hacontain.errors import ConfigError
 from hacontain.record import Record
-from hacontain.runtime.cgroups.limits import LIMITS, Limit
+from hacontain.runtime.cgroups.limits import (LIMITS, MAX_CPU, MAX_NODE, MAX_QUOTA_US, Limit,
+                                              count_between, list_parser, members, parse_pids,
+                                              parse_size)
 
 V1_PREFIX, V2_PREFIX, LIMIT_PREFIX = "lxc.cgroup.", "lxc.cgroup2.", "hacontain.limit."
 _FILE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
@@ -36,12 +44,14 @@ class Key(Record):
         """The parsed value of `text` for this key (raw files: the text itself)."""
         if not isinstance(text, str) or any(ord(c) < 32 for c in text.strip()):
             raise self.error(f"bad value {text!r}: a single line of text is expected")
-        if self.limit is None:
-            return text.strip()
+        if not text.isascii():
+            raise self.error(f"bad value {text!r}: cgroup values are ASCII (digits 0-9)")
+        parse = self.limit.parse if self.limit is not None else RAW_VALUES.get(self.file)
         try:
-            return self.limit.parse(text)
+            parsed = parse(text) if parse is not None else None
         except ValueError as exc:
             raise self.error(str(exc)) from None
+        return parsed if self.limit is not None else text.strip()
 
 
 def parse_key(text, writing=True):
@@ -67,3 +77,106 @@ def parse_key(text, writing=True):
         raise ConfigError(f"{file} is managed by hacontain (start, freeze, stop) and cannot "
                           "be set", key=text)
     return Key(text, version, file, None)
+
+
+def _v1_size(text):
+    """A v1 memory limit: bytes (K/M/G/T suffixes) or -1."""
+    if text.strip() == "-1":
+        return None
+    if text.strip() == "max":
+        raise ValueError("'max' is cgroup v2's word: cgroup v1 takes -1 for no limit")
+    return parse_size(text)
+
+
+def _quota_us(text):
+    """cpu.cfs_quota_us: -1 (no limit) or 1000..MAX_QUOTA_US microseconds."""
+    value = count_between(-1, MAX_QUOTA_US)(text)
+    if 0 <= value < 1000:
+        raise ValueError(f"{value}: a quota is at least 1000 microseconds, or -1")
+    return value
+
+
+def _cpu_max(text):
+    """cpu.max: "QUOTA [PERIOD]", QUOTA max or microseconds."""
+    words = text.split()
+    if not 1 <= len(words) <= 2:
+        raise ValueError(f"{text!r} is not 'QUOTA [PERIOD]'")
+    if words[0] != "max":
+        _quota_us(words[0])
+    if len(words) == 2:
+        _PERIOD(words[1])
+    return text
+
+
+_PERIOD = count_between(1000, 1000000)
+# file -> the check of its value, as the kernel parses it
+RAW_VALUES = {
+    **dict.fromkeys(("memory.limit_in_bytes", "memory.soft_limit_in_bytes",
+                     "memory.memsw.limit_in_bytes", "memory.kmem.limit_in_bytes",
+                     "memory.kmem.tcp.limit_in_bytes"), _v1_size),
+    **dict.fromkeys(("memory.max", "memory.high", "memory.low", "memory.min",
+                     "memory.swap.max", "memory.swap.high"), parse_size),
+    "cpu.shares": count_between(0, (1 << 64) - 1),
+    "cpu.cfs_quota_us": _quota_us,
+    "cpu.cfs_period_us": _PERIOD,
+    "cpu.weight": count_between(1, 10000),
+    "cpu.max": _cpu_max,
+    "pids.max": parse_pids,
+    "cpuset.cpus": list_parser(MAX_CPU),
+    "cpuset.mems": list_parser(MAX_NODE),
+}
+_HOST_LISTS = {"cpuset.cpus": "CPU", "cpuset.mems": "memory node"}
+
+
+def check_on_host(key, value, driver):
+    """Raise key.error when this host would refuse `value` (what Key.value returned)
+    for `key`: a raw file its kernel lacks, CPUs or memory nodes it lacks.
+
+    `driver`: the v1 or v2 driver that writes the key (dirs.CgroupDirs). The
+    container's cgroup may not exist yet: files are looked for in its nearest
+    existing ancestor. A root cgroup lacks the files a controller has only
+    below it (pids.max, memory.max on v2): there, the files of RAW_VALUES are
+    taken as present.
+    """
+    file = key.file if key.limit is None else key.limit.name
+    if key.limit is None:
+        directory, at_root = _nearest(driver, key.file)
+        if not driver.fs.exists(os.path.join(directory, key.file)) and \
+                not (at_root and key.file in RAW_VALUES):
+            raise key.error(f"this host's kernel has no cgroup file {key.file} (not in "
+                            f"{directory})")
+    if file in _HOST_LISTS:
+        text = value.strip()
+        allowed = _allowed(driver, file)
+        if allowed is None:
+            return
+        missing = sorted(members(text, MAX_CPU) - members(allowed, MAX_CPU))
+        if missing:
+            raise key.error(f"{text}: this host has no {_HOST_LISTS[file]} "
+                            f"{', '.join(map(str, missing[:8]))}"
+                            f"{'...' if len(missing) > 8 else ''} for it (it has {allowed})")
+
+
+def _nearest(driver, file):
+    """(the nearest existing directory of the container's cgroup or above, whether it
+    is the hierarchy's root) for `file`."""
+    directory = os.path.dirname(driver.path(file))
+    mountdirs = {place.hierarchy.mountdir for place in driver.places}
+    while not driver.fs.exists(directory) and directory not in mountdirs:
+        directory = os.path.dirname(directory)
+    return directory, directory in mountdirs
+
+
+def _allowed(driver, file):
+    """The CPUs or memory nodes the container's cgroup may have here, as a list text
+    (v1: its nearest existing ancestor's; v2: the root's effective ones); None when
+    this host does not say."""
+    directory, _ = _nearest(driver, file)
+    if driver.version == 2:
+        directory = driver.place.hierarchy.mountdir
+        file = f"{file}.effective"
+    path = os.path.join(directory, file)
+    if not driver.fs.exists(path):
+        return None
+    text = driver.fs.read(path).strip()
+    return text or None

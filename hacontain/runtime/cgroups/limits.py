@@ -17,7 +17,12 @@ translation to cgroup v1 and v2 files. This table is the documentation:
 | io.read_iops  | "MAJ:MIN COUNT" or "MAJ:MIN max"       | io.max riops=              | blkio.throttle.read_iops_device                  |
 | io.write_iops | as io.read_iops                        | io.max wiops=              | blkio.throttle.write_iops_device                 |
 
-Q = CPUs x 100000 (microseconds of CPU time per 100 ms period). The shares
+Q = CPUs x 100000 (microseconds of CPU time per 100 ms period), at most
+2^44 - 1 (the kernel's bound). Values are ASCII: other scripts' digits are
+refused, as the kernel would. Sizes are below 2^63 (8 EiB); CPU numbers below
+8192 and memory nodes below 1024 (the most any Linux kernel supports; which
+of them this host has is checked against its cgroups, see keys.py); pids up to
+4194304 (PID_MAX_LIMIT). The shares
 to weight formula is the one of the kernel/runc documentation; the inverse
 rounds up so that a weight survives the round trip through shares (shares do
 not: many map to one weight). A v1 swap limit needs the memory limit set
@@ -34,9 +39,14 @@ from hacontain.record import Record
 CPU_PERIOD_US = 100000
 V1_UNLIMITED = 1 << 62        # v1 reports "no limit" as PAGE_COUNTER_MAX pages in bytes (>= this)
 _SUFFIX = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-_SIZE = re.compile(r"^(\d+)\s*([kmgt]?)$", re.IGNORECASE)
-_LIST = re.compile(r"^\d+(-\d+)?(,\d+(-\d+)?)*$")
-_DEVICE = re.compile(r"^(\d+):(\d+)$")
+MAX_QUOTA_US = (1 << 44) - 1  # the kernel's max_cfs_runtime, in microseconds
+MAX_SIZE = (1 << 63) - 1
+MAX_CPU, MAX_NODE = 8191, 1023  # NR_CPUS and MAX_NUMNODES at their largest, less 1
+PID_MAX_LIMIT = 4 * 1024 * 1024
+_SIZE = re.compile(r"(\d+)\s*([kmgt]?)", re.IGNORECASE | re.ASCII)
+_INTEGER = re.compile(r"-?[0-9]+")
+_RANGE = re.compile(r"(\d+)(?:-(\d+))?", re.ASCII)
+_DEVICE = re.compile(r"(\d+):(\d+)", re.ASCII)
 MEMSW = "memory.memsw.limit_in_bytes"
 SWAP_NEEDS_MEMORY = ("on cgroup v1 a swap limit needs hacontain.limit.memory set before it "
                      "(memory.memsw.limit_in_bytes = memory + swap)")
@@ -67,10 +77,13 @@ def parse_size(text):
     text = text.strip()
     if text == "max":
         return None
-    match = _SIZE.match(text)
+    match = _SIZE.fullmatch(text)
     if not match:
         raise ValueError(f"{text!r} is not a size (bytes with an optional K/M/G/T suffix, or max)")
-    return int(match.group(1)) * _SUFFIX[match.group(2).lower()]
+    size = int(match.group(1)) * _SUFFIX[match.group(2).lower()]
+    if size > MAX_SIZE:
+        raise ValueError(f"{text!r} is more than 8 EiB")
+    return size
 
 
 def parse_positive_size(text):
@@ -82,10 +95,9 @@ def parse_positive_size(text):
 
 def count_between(low, high):
     def parse(text):
-        try:
-            value = int(text.strip())
-        except ValueError:
-            raise ValueError(f"{text!r} is not a whole number") from None
+        if not _INTEGER.fullmatch(text.strip()):
+            raise ValueError(f"{text!r} is not a whole number")
+        value = int(text.strip())
         if not low <= value <= high:
             raise ValueError(f"{value} is outside {low}..{high}")
         return value
@@ -99,6 +111,12 @@ def parse_count_or_max(text):
     return count_between(0, 2**63 - 1)(text)
 
 
+def parse_pids(text):
+    """A process count (0..PID_MAX_LIMIT, as pids.max takes); None for "max"."""
+    text = text.strip()
+    return None if text == "max" else count_between(0, PID_MAX_LIMIT)(text)
+
+
 def parse_cpus(text):
     """CPUs as a Decimal ("0.5", "2"); None for "max"."""
     from decimal import Decimal, InvalidOperation   # only when a CPU quota is set
@@ -106,26 +124,50 @@ def parse_cpus(text):
     if text == "max":
         return None
     try:
+        if not text.isascii():
+            raise InvalidOperation(text)
         cpus = Decimal(text)
     except InvalidOperation:
         raise ValueError(f"{text!r} is not a number of CPUs (e.g. 0.5, 2, or max)") from None
     if not cpus.is_finite() or cpus * CPU_PERIOD_US < 1000:
         raise ValueError(f"{text!r}: the quota must be at least 0.01 CPUs")
+    if cpus * CPU_PERIOD_US > MAX_QUOTA_US:
+        raise ValueError(f"{text!r}: the quota must be at most {MAX_QUOTA_US // CPU_PERIOD_US} "
+                         "CPUs (the kernel's largest)")
     return cpus
 
 
-def parse_list(text):
-    text = text.strip()
-    if not _LIST.match(text):
-        raise ValueError(f"{text!r} is not a list like 0-3,6")
-    return text
+def list_parser(most):
+    """A parser of lists like "0-3,6" (ascending ranges of numbers up to `most`)."""
+    def parse(text):
+        text = text.strip()
+        members(text, most)
+        return text
+    return parse
+
+
+def members(text, most=MAX_CPU):
+    """The numbers of a list like "0-3,6"; ValueError when it is not one (up to `most`)."""
+    numbers = set()
+    for part in text.split(","):
+        match = _RANGE.fullmatch(part)
+        if not match:
+            raise ValueError(f"{text!r} is not a list like 0-3,6")
+        first = int(match.group(1))
+        last = first if match.group(2) is None else int(match.group(2))
+        if last < first:
+            raise ValueError(f"{text!r}: the range {part} goes down")
+        if last > most:
+            raise ValueError(f"{text!r}: {last} is beyond {most}, the largest any kernel has")
+        numbers.update(range(first, last + 1))
+    return numbers
 
 
 def throttle_parser(value_parser):
     """ "MAJ:MIN VALUE" -> (device, amount or None for max)."""
     def parse(text):
         words = text.split()
-        if len(words) != 2 or not _DEVICE.match(words[0]):
+        if len(words) != 2 or not _DEVICE.fullmatch(words[0]):
             raise ValueError(f"{text!r} is not 'MAJOR:MINOR VALUE'")
         return words[0], value_parser(words[1])
     return parse
@@ -297,9 +339,11 @@ def _table():
               lambda f: f.read("cpu.shares"),
               lambda f: str(weight_to_shares(int(f.read("cpu.weight"))))),
         Limit("cpu.quota", "cpu", parse_cpus, _quota_v1, _quota_v2, _quota_from_v1, _quota_from_v2),
-        Limit("cpuset.cpus", "cpuset", parse_list, cpus_write, cpus_write, cpus_read, cpus_read),
-        Limit("cpuset.mems", "cpuset", parse_list, mems_write, mems_write, mems_read, mems_read),
-        Limit("pids", "pids", parse_count_or_max,
+        Limit("cpuset.cpus", "cpuset", list_parser(MAX_CPU),
+              cpus_write, cpus_write, cpus_read, cpus_read),
+        Limit("cpuset.mems", "cpuset", list_parser(MAX_NODE),
+              mems_write, mems_write, mems_read, mems_read),
+        Limit("pids", "pids", parse_pids,
               pids_write, pids_write, pids_read, pids_read),
         Limit("io.weight", "io", weight, _io_weight_v1, _io_weight_v2,
               lambda f: str(blkio_to_io_weight(_weight_value(f.read(_blkio_weight_file(f))))),

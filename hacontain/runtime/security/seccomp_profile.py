@@ -57,11 +57,13 @@ class Profile:
 
 def load(path):
     """Parse the profile file at `path`; ConfigError naming path and line."""
+    from hacontain.config import read_text_file
     try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
+        text = read_text_file(path)
     except OSError as exc:
         raise ConfigError(f"cannot read seccomp profile: {exc.strerror}", path) from None
+    except ValueError as exc:
+        raise ConfigError(f"cannot read seccomp profile: {exc}", path) from None
     return parse(text, path)
 
 
@@ -102,7 +104,7 @@ def _parse_v1(lines, policy, policy_line, path):
         raise ConfigError("a version 1 profile must be an allowlist", path, policy_line)
     rules = []
     for number, line in lines:
-        if not line.isdigit():
+        if not (line.isascii() and line.isdigit()):
             raise ConfigError(f"expected a syscall number, got {line!r}", path, number)
         rules.append((int(line), bpf.RET_ALLOW))
     return Profile(bpf.RET_KILL_PROCESS, rules, False)
@@ -133,8 +135,8 @@ def _action(words, path, number):
               "log": bpf.RET_LOG}
     if kind in simple and not rest:
         return simple[kind]
-    if kind in ("errno", "trace") and len(rest) == 1 and rest[0].isdigit() \
-            and int(rest[0]) <= 0xFFFF:
+    if kind in ("errno", "trace") and len(rest) == 1 and rest[0].isascii() \
+            and rest[0].isdigit() and int(rest[0]) <= 0xFFFF:
         value = int(rest[0])
         return bpf.errno(value) if kind == "errno" else bpf.RET_TRACE | value
     raise ConfigError(f"invalid seccomp action {' '.join(words)!r} (kill, errno N, trap, "

@@ -1,0 +1,91 @@
+"""Every action returns within its timeout (OCF_RESKEY_CRM_meta_timeout), through
+the installed agent: a hanging or failing monitor_cmd, and config files that
+would block or never end (a FIFO, /dev/zero) as includes."""
+
+import os
+import time
+
+import pytest
+
+from clitools import hacontain
+
+pytestmark = pytest.mark.root
+
+HANGS = "/bin/sleep 600"
+
+
+def timed(run, action, **extra):
+    started = time.monotonic()
+    result = run(action, **extra)
+    return result, time.monotonic() - started
+
+
+def sleepers(ct):
+    """PIDs of the container's processes running `sleep 600` (a monitor_cmd left behind)."""
+    from hacontain.runtime.cgroups import open_cgroup
+    cgroup = open_cgroup(ct.name)
+    found = []
+    for pid in (cgroup.pids() if cgroup.exists() else []):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                if handle.read().split(b"\0")[:2] == [b"/bin/sleep", b"600"]:
+                    found.append(pid)
+        except FileNotFoundError:
+            pass
+    return found
+
+
+def test_a_hanging_monitor_cmd_ends_a_deep_monitor_within_its_timeout(container, reasons):
+    ct, run = container()
+    assert run("start").returncode == 0
+    result, took = timed(run, "monitor", OCF_CHECK_LEVEL="10", OCF_RESKEY_monitor_cmd=HANGS,
+                         OCF_RESKEY_CRM_meta_timeout="3000")
+    assert result.returncode == 1, result.stderr
+    assert took < 3.0, f"monitor took {took:.1f} s against a 3 s timeout"
+    assert any("did not finish within" in reason for reason in reasons(result)), result.stderr
+    assert sleepers(ct) == [], "the hanging monitor_cmd was left running in the container"
+    assert run("monitor").returncode == 0          # the container itself is untouched
+
+
+@pytest.mark.parametrize("command", ["/bin/false", HANGS])
+def test_start_with_a_monitor_cmd_that_never_passes_fails_in_time_and_stops_again(
+        container, reasons, command):
+    ct, run = container(monitor_cmd=command)
+    result, took = timed(run, "start", OCF_RESKEY_CRM_meta_timeout="4000")
+    assert result.returncode == 1, result.stderr
+    assert took < 4.0, f"start took {took:.1f} s against a 4 s timeout"
+    assert reasons(result), result.stderr
+    assert run("monitor").returncode == 7, "a failed start left the container running"
+    assert not ct.status().present
+
+
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero"])
+def test_an_include_that_is_no_regular_file_is_refused_at_once(container, tmp_path, reasons,
+                                                               special):
+    if special == "fifo":
+        special = str(tmp_path / "include.fifo")
+        os.mkfifo(special)
+    ct, run = container([f"lxc.include = {special}"])
+    kind = "a FIFO" if special.endswith("fifo") else "a character device"
+    for action in ("validate-all", "start"):
+        result, took = timed(run, action)
+        assert result.returncode == 2, result.stderr        # this node's config file
+        assert any(f"not a regular file (it is {kind})" in reason and "config:" in reason
+                   for reason in reasons(result)), result.stderr
+    cli = hacontain("start", ct.name, check=False, timeout=30)
+    assert cli.returncode == 1 and f"it is {kind}" in cli.stderr
+    assert len(cli.stderr.strip().splitlines()) == 1, cli.stderr
+    assert not ct.status().present
+
+
+def test_a_config_larger_than_the_limit_is_refused_unread(container, tmp_path, reasons):
+    from hacontain.config import MAX_FILE_BYTES
+    big = tmp_path / "big.conf"
+    with open(big, "w", encoding="utf-8") as handle:
+        handle.write("lxc.environment = A=" + "x" * (20 << 20) + "\n")
+    ct, run = container([f"lxc.include = {big}"])
+    for action in ("validate-all", "start"):
+        result = run(action)
+        assert result.returncode == 2, result.stderr
+        assert any(f"larger than {MAX_FILE_BYTES} bytes" in reason
+                   for reason in reasons(result)), result.stderr
