@@ -1,15 +1,23 @@
 """systemd guests: the debian-systemd template (Debian bookworm, systemd as init) boots to
 running with `cgroup:mixed proc:mixed sys:mixed`, halts on SIGRTMIN+3 without being
-killed, and makes no cgroup outside the container's own on any host hierarchy."""
+killed, and makes no cgroup outside the container's own on any host hierarchy.
+
+Runs here (cgroup v1 + name=systemd + an empty cgroup2: systemd's hybrid mode) and in
+the VM tier (pure cgroup v2, nsdelegate), where the template's rootfs tarball comes
+from the host through the shared checkout (testbed/vm/selection.GUEST_CACHE).
+"""
 
 import os
 import re
+from pathlib import Path
 
 import pytest
 
 from clitools import hacontain, unique_name
+from testbed.vm.selection import GUEST_CACHE
 
 pytestmark = pytest.mark.root
+CHECKOUT = Path(__file__).resolve().parents[2]
 
 # What systemd names its cgroups: init.scope, system.slice, foo.service, ...
 UNIT_CGROUP = re.compile(r"\.(scope|slice|service|socket|mount|swap|target|device|automount|"
@@ -18,14 +26,8 @@ UNIT_CGROUP = re.compile(r"\.(scope|slice|service|socket|mount|swap|target|devic
 
 def cgroup_dirs():
     """Every cgroup directory of every hierarchy mounted under /sys/fs/cgroup."""
-    found = set()
-    for hierarchy in os.listdir("/sys/fs/cgroup"):
-        top = os.path.join("/sys/fs/cgroup", hierarchy)
-        if os.path.islink(top) or not os.path.isdir(top):
-            continue
-        for current, dirs, _ in os.walk(top):
-            found.update(os.path.join(current, d) for d in dirs)
-    return found
+    return {os.path.join(current, d) for current, dirs, _ in os.walk("/sys/fs/cgroup")
+            for d in dirs}
 
 
 def own_dirs(record):
@@ -60,9 +62,18 @@ def attach(name, lxcpath, *argv, timeout=180):
                      check=False)
 
 
+def tracking_dir(own):
+    """The container's directory on the hierarchy systemd tracks its units on: name=systemd
+    on a v1 or hybrid host, the cgroup2 root on a pure v2 host."""
+    return next((d for d in own if d.startswith("/sys/fs/cgroup/systemd/")),
+                next(d for d in own if not d.startswith("/sys/fs/cgroup/unified/")))
+
+
 @pytest.fixture
-def systemd_guest(lxcpath, rundir):
+def systemd_guest(lxcpath, rundir, monkeypatch):
     """A container from the debian-systemd template (the first build takes minutes)."""
+    if os.environ.get("HACONTAIN_VM_GUEST") == "1":      # no network: the host's tarball
+        monkeypatch.setenv("HACONTAIN_CACHE", str(CHECKOUT / GUEST_CACHE))
     name = unique_name("sd")
     hacontain("create", name, "-t", "debian-systemd", "-P", str(lxcpath), timeout=1200)
     yield name
@@ -84,12 +95,18 @@ def test_systemd_guest_boots_halts_and_stays_in_its_cgroup(systemd_guest, lxcpat
     assert state.stdout.strip() in ("running", "degraded"), (state.stdout, state.stderr, failed)
     assert state.stdout.strip() == "running", f"degraded; failed units:\n{failed}"
     inside = attach(name, lxcpath, "cat", "/proc/1/cgroup").stdout
-    assert "name=systemd:/init.scope" in inside, inside   # its own hierarchy, its own root
+    tracking = "name=systemd" if os.path.isdir("/sys/fs/cgroup/systemd") else "0:"
+    assert f"{tracking}:/init.scope" in inside, inside   # its own hierarchy, its own root
 
     # systemd made its units' cgroups below the container's own on the host ...
-    systemd_own = next(d for d in own if d.startswith("/sys/fs/cgroup/systemd/"))
-    assert os.path.isdir(os.path.join(systemd_own, "init.scope"))
-    assert os.path.isdir(os.path.join(systemd_own, "system.slice"))
+    for directory in (tracking_dir(own), *[d for d in own if "/unified/" in d]):
+        assert os.path.isdir(os.path.join(directory, "init.scope")), directory
+        assert os.path.isdir(os.path.join(directory, "system.slice")), directory
+    # ... and on pure v2 enabled controllers for them (the delegated cgroup.subtree_control)
+    if not os.path.isdir("/sys/fs/cgroup/systemd"):
+        control = Path(tracking_dir(own), "cgroup.subtree_control")
+        assert "pids" in control.read_text().split(), control.read_text()
+        assert attach(name, lxcpath, "true").returncode == 0   # attach joins a leaf then
     # ... and nothing anywhere else
     booted = cgroup_dirs()
     assert systemd_made_outside(booted - before, own) == []

@@ -5,6 +5,7 @@ pytest run; each host test fails with the guest's report of its file.
 """
 
 import os
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,7 +23,8 @@ pytestmark = pytest.mark.vm
 
 @pytest.fixture(scope="module")
 def guest_run(vm_image, checkout):
-    with guest_probe(), booted(vm_image, ["guest-tests"], share=checkout) as [vm]:
+    with guest_probe(), guest_cache(checkout), \
+            booted(vm_image, ["guest-tests"], share=checkout) as [vm]:
         return run_files(vm, checkout, selection.present(checkout))
 
 
@@ -38,6 +40,26 @@ def guest_probe():
         yield
     finally:
         os.unlink(PREBUILT_PROBE)
+
+
+@contextmanager
+def guest_cache(checkout):
+    """The debian-systemd rootfs tarball (built here when missing: the VM has no network)
+    linked into the shared checkout's selection.GUEST_CACHE for the run, then removed."""
+    from hacontain.templates import debian
+    tarball = Path(debian.cached_tarball("systemd"))
+    cache = checkout / selection.GUEST_CACHE
+    cache.mkdir(exist_ok=True)
+    shared = cache / tarball.name
+    try:
+        try:
+            os.link(tarball, shared)
+        except OSError:                       # another file system: copy
+            shutil.copyfile(tarball, shared)
+        yield
+    finally:
+        shared.unlink(missing_ok=True)
+        cache.rmdir()
 
 
 @pytest.mark.parametrize("path", selection.present(CHECKOUT))

@@ -3,11 +3,15 @@ enabled in hacontain's own parents, cgroup.freeze/cgroup.events, cgroup.kill,
 the BPF device filter, and accounting from the v2 stat files.
 """
 
+import errno
 import os
 
-from hacontain.errors import Timeout
+from hacontain.errors import KernelError, Timeout
 from hacontain.runtime.cgroups.dirs import CgroupDirs
 from hacontain.runtime.cgroups.fs import wait_until
+
+
+ATTACH_LEAF = ".hacontain-attach"
 
 
 class V2Cgroup(CgroupDirs):
@@ -30,6 +34,19 @@ class V2Cgroup(CgroupDirs):
         if missing:
             self.fs.write(os.path.join(path, "cgroup.subtree_control"),
                           " ".join("+" + c for c in missing))
+
+    def add_process(self, pid):
+        """Move `pid` into the container's cgroup - or, once a systemd guest has enabled
+        controllers for its sub-cgroups there (no process may then sit in the cgroup
+        itself: EBUSY), into the leaf ATTACH_LEAF below it, as LXC does with `.lxc`."""
+        try:
+            super().add_process(pid)
+        except KernelError as exc:
+            if exc.errno != errno.EBUSY:
+                raise
+            leaf = os.path.join(self.place.dir, ATTACH_LEAF)
+            self.fs.mkdir(leaf)
+            self.fs.write(os.path.join(leaf, "cgroup.procs"), str(pid))
 
     def available_controllers(self):
         """(controllers the container's cgroup gets, the file that decides it)."""

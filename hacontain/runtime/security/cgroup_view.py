@@ -10,7 +10,12 @@ points on a v1 or hybrid host; a pure v2 host gets cgroup2 at /sys/fs/cgroup.
            but the files of the container's own cgroup read-only: its limits
            and its cgroup.procs (moving a process out of a sub-cgroup back to
            the root) stay the host's. Each file is covered by its twin from a
-           read-only mount of the hierarchy underneath.
+           read-only mount of the hierarchy underneath. On cgroup v2 the
+           root's cgroup.subtree_control stays writable: it is what cgroup v2
+           delegates (with the host's nsdelegate the kernel allows no other
+           file of a namespace root either), and a systemd guest enables its
+           controllers there for its units, once it has moved itself to
+           init.scope.
     rw     everything writable, the container's own limits too
 A bare `cgroup` is `cgroup:mixed`.
 """
@@ -20,6 +25,7 @@ import os
 from hacontain.sys import libc
 
 MODES = ("ro", "mixed", "rw")
+DELEGATED = ("cgroup.subtree_control",)   # v2 files of its own cgroup `mixed` leaves writable
 
 
 def mode_of(words):
@@ -67,17 +73,17 @@ def _mount_one(path, view, flags, mode):
         libc.mount(path, path, None, libc.MS_BIND)          # the writable view, on top
         readonly = f"/proc/self/fd/{below}"                  # the first mount, now below
         libc.mount(None, readonly, None, libc.MS_BIND | libc.MS_REMOUNT | libc.MS_RDONLY | flags)
-        _cover_own_files(path, readonly)
+        _cover_own_files(path, readonly, DELEGATED if fstype == "cgroup2" else ())
     finally:
         os.close(below)
 
 
-def _cover_own_files(path, readonly):
-    """Cover each file of the writable cgroup at `path` with the same file of the
-    read-only mount at `readonly` (below it): one bind per file, since
-    a bind keeps its source's read-only flag, where a read-only bind of each
-    file onto itself takes three calls (~300 files on a v1 host)."""
+def _cover_own_files(path, readonly, delegated):
+    """Cover each file of the writable cgroup at `path` but the `delegated` ones with
+    the same file of the read-only mount at `readonly` (below it): one bind per
+    file, since a bind keeps its source's read-only flag, where a read-only bind
+    of each file onto itself takes three calls (~300 files on a v1 host)."""
     with os.scandir(path) as entries:
         for entry in entries:
-            if entry.is_file(follow_symlinks=False):
+            if entry.is_file(follow_symlinks=False) and entry.name not in delegated:
                 libc.mount(f"{readonly}/{entry.name}", entry.path, None, libc.MS_BIND)
