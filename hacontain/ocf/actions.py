@@ -39,12 +39,16 @@ def start(params):
     for warning in config.warnings:
         log.log("warn", warning)
     init = container.start(timeout=max(deadline - time.monotonic(), 1.0), config=config)
-    if not proc.is_alive(init.pid, init.start_time):
-        raise OcfExit(ERR_GENERIC, f"container {params.name} stopped right after its init "
-                                   "started; see its console log")
-    argv = params.monitor_argv()
-    if argv:
-        _wait_healthy(container, params, argv, deadline)
+    try:
+        if not proc.is_alive(init.pid, init.start_time):
+            raise OcfExit(ERR_GENERIC, f"container {params.name} stopped right after its init "
+                                       "started; see its console log")
+        argv = params.monitor_argv()
+        if argv:
+            _wait_healthy(container, params, argv, deadline)
+    except BaseException:
+        _stop_failed_start(container)
+        raise
     log.log("info", f"container {params.name} started (init pid {init.pid})")
     return SUCCESS
 
@@ -117,9 +121,9 @@ def migrate(params):
 
 def _container(params, with_limits=False, halt_signal=None):
     from hacontain.runtime.container import Container
-    from hacontain.errors import ConfigError
+    from hacontain.errors import ParameterError
     if not params.name:
-        raise ConfigError("parameter name is required")
+        raise ParameterError("parameter name is required")
     return Container(params.name, paths.lxcpath(params.lxcpath), params.config_path(),
                      limits=params.limits() if with_limits else (),
                      halt_signal=halt_signal)
@@ -154,10 +158,22 @@ def _refuse_foreign(container):
                                 "unique on a host")
 
 
+def _stop_failed_start(container):
+    """Kill what a failed start left running, so Pacemaker recovers from a stopped container."""
+    from hacontain.errors import HacontainError
+    try:
+        container.stop(timeout=0, kill=True)
+        log.log("warn", f"start of container {container.name} failed: stopped it again")
+    except HacontainError as exc:
+        log.log("err", f"start of container {container.name} failed, and stopping it: {exc}")
+
+
 def _wait_healthy(container, params, argv, deadline):
-    """Run monitor_cmd inside until it exits 0; fail at the deadline."""
+    """Run monitor_cmd inside until it exits 0; fail (Timeout when it hangs) at the deadline."""
+    from hacontain.ocf.deadline import run_within
     while True:
-        code = container.attach(argv)
+        code = run_within(deadline - time.monotonic(), lambda: container.attach(argv),
+                          f"monitor_cmd {params.monitor_cmd!r}")
         if code == 0:
             return
         remaining = deadline - time.monotonic()

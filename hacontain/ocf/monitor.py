@@ -16,6 +16,9 @@ from hacontain.ocf.codes import ERR_GENERIC, NOT_RUNNING, SUCCESS, OcfExit
 from hacontain.ocf.params import check_level
 from hacontain.ocf.quickstatus import not_running
 
+MONITOR_TIMEOUT = 20.0    # seconds, when OCF_RESKEY_CRM_meta_timeout is unset
+MONITOR_MARGIN = 1.0      # kept back from the timeout to kill a hanging monitor_cmd and report
+
 
 def monitor(params):
     """0 running, 7 stopped, 1 failed (OcfExit carries 7 and 1 with a reason)."""
@@ -43,10 +46,10 @@ def _settled_status(name, config):
     again once a start or stop holding its lock (which may be making or
     removing it) is done."""
     from hacontain.config import valid_name
-    from hacontain.errors import ConfigError
+    from hacontain.errors import ParameterError
     from hacontain.runtime.status import DEFUNCT, read_status
     if not name:
-        raise ConfigError("parameter name is required")
+        raise ParameterError("parameter name is required")
     valid_name(name)
     status = read_status(name, config)
     if status.name == DEFUNCT:
@@ -78,8 +81,12 @@ def _deep_checks(params, lxcpath, status, depth):
         return SUCCESS
     argv = params.monitor_argv()
     if argv:
+        from hacontain.ocf.deadline import run_within
+        from hacontain.ocf.params import action_budget
         from hacontain.runtime.container import Container
-        code = Container(params.name, lxcpath, params.config_path()).attach(argv)
+        container = Container(params.name, lxcpath, params.config_path())
+        code = run_within(action_budget(MONITOR_TIMEOUT, MONITOR_MARGIN),
+                          lambda: container.attach(argv), f"monitor_cmd {params.monitor_cmd!r}")
         if code != 0:
             raise OcfExit(ERR_GENERIC, f"monitor_cmd {params.monitor_cmd!r} exited with {code} "
                                        f"in container {params.name}")

@@ -73,16 +73,27 @@ class Container:
         rootfs = self._rootfs(config)
         init = self._init_argv(config)[0]
         if not _exists_inside(rootfs, init):
-            raise ConfigError(f"init command {init} not found in rootfs {rootfs}",
-                              config.path, key="lxc.init.cmd")
+            raise NotFound(f"container {self.name}: init command {init} not found in rootfs "
+                           f"{rootfs} (is its volume mounted on this node?)")
         _check_systemd_needs(config, rootfs, init)
         cgroup = self._cgroup(config)
-        cgroup.validate(self._limits(config), self._devices(config))
+        try:
+            cgroup.validate(self._limits(config), self._devices(config))
+        except ConfigError as error:
+            raise self._at_config_line(config, error) from None
         confinement = containment.from_config(config)
         idmap.check(config)
         if config.idmap:
             idmap.check_rootfs(rootfs, config.idmap, self.name)
         return interfaces, confinement, cgroup
+
+    def _at_config_line(self, config, error):
+        """`error`, about a cgroup key, at the config line that set the key (unless the
+        key is one of the extra limits, the agent's parameters)."""
+        entry = config.entry(error.key) if error.key and error.path is None else None
+        if entry is None or any(key == error.key for key, _ in self.extra_limits):
+            return error
+        return entry.error(error.message)
 
     # -- start -------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from hacontain.errors import (AlreadyExists, HacontainError, NotFound, NotInstal
                               StateError, Timeout)
 from hacontain.runtime.cgroups.devices import build_policy
 from hacontain.runtime.cgroups.fs import CGROUPFS, wait_until
-from hacontain.runtime.cgroups.keys import parse_key
+from hacontain.runtime.cgroups.keys import check_on_host, parse_key
 from hacontain.runtime.cgroups.limits import SWAP_NEEDS_MEMORY
 from hacontain.runtime.cgroups.place import places_from_record, plan_places
 from hacontain.runtime.cgroups.v1 import V1Cgroup
@@ -57,7 +57,9 @@ class ContainerCgroup:
     # -- life cycle --------------------------------------------------------------
 
     def validate(self, limits, devices):
-        self._plan(limits, devices)
+        planned, _ = self._plan(limits, devices)
+        for driver, key, value in planned:
+            check_on_host(key, value, driver)
 
     def create(self, limits, devices):
         planned, policy = self._plan(limits, devices)
