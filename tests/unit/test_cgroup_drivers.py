@@ -97,6 +97,10 @@ class FakeKernel(CgroupFs):
                 (enabled.add if word[0] == "+" else enabled.discard)(word[1:])
             value = " ".join(sorted(enabled))
         elif name == "cgroup.procs":
+            hierarchy = self._hierarchy(path)
+            if hierarchy.version == 2 and directory != hierarchy.mountdir and \
+                    self.read(os.path.join(directory, "cgroup.subtree_control")):
+                raise KernelError("write", errno.EBUSY, path)   # no internal processes
             value = " ".join(self.read(path).split() + [value])
         super().write(path, value, detail)
         if name == "cgroup.freeze":
@@ -415,3 +419,24 @@ def test_operations_on_a_missing_cgroup_are_not_found(host):
                  lambda: cg.kill_all(1)):
         with pytest.raises(NotFound, match="hacontain/web does not exist"):
             call()
+
+
+def test_v2_join_after_a_guest_enabled_controllers_goes_to_a_leaf(host):
+    """A systemd guest moves itself to init.scope and enables controllers in the container's
+    cgroup (its delegated cgroup.subtree_control): attach then joins the leaf
+    .hacontain-attach, as no process may sit in the cgroup itself any more."""
+    open_, kernel, sysfs = host("v2")
+    cg = open_()
+    cg.create([], None)
+    own = f"{sysfs}/hacontain/web"
+    kernel.mkdir(f"{own}/init.scope")
+    kernel.write(f"{own}/init.scope/cgroup.procs", "4242")
+    kernel.write(f"{own}/cgroup.subtree_control", "+pids +memory")
+    cg.add_process(4343)
+    assert read(f"{own}/.hacontain-attach/cgroup.procs") == "4343"
+    assert cg.pids() == [4242, 4343]
+    for path in (f"{own}/init.scope", f"{own}/.hacontain-attach"):
+        with open(f"{path}/cgroup.procs", "w"):
+            pass                               # the processes are gone
+    cg.remove()
+    assert not os.path.exists(own)
