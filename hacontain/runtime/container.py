@@ -14,7 +14,7 @@ from hacontain import config as configfile
 from hacontain import paths
 from hacontain.errors import ConfigError, HacontainError, NotFound, StateError, Timeout
 from hacontain.runtime import state as statefile
-from hacontain.runtime.status import read_status
+from hacontain.runtime.status import FROZEN, read_status
 from hacontain.sys import libc, proc
 
 DEFAULT_INIT = ("/sbin/init",)
@@ -441,6 +441,9 @@ class Container:
         from hacontain.runtime.attach import attach
         from hacontain.runtime.security.containment import for_attach
         current = self._require_running()
+        if current.name == FROZEN:        # its cgroup would freeze the attached process too
+            raise StateError(f"container {self.name} is frozen: `hacontain unfreeze "
+                             f"{self.name}` first")
         confine = for_attach(statefile.containment_record(self.name), current.state.pid)
         try:
             command = _resolve_command(f"/proc/{current.state.pid}/root", argv[0])

@@ -71,14 +71,16 @@ def proxy(fd, escape=None, until=None, input_fd=0, output_fd=1):
     to one) until `until` (an fd, e.g. a pidfd) is readable, `fd` reaches EOF,
     or the user types `escape` (bytes, e.g. b"\\x01q" for Ctrl-a q).
 
-    Keyboard input (`input_fd`) goes to `fd`, `fd`'s output to `output_fd`.
-    When `input_fd` is a terminal it is put in raw mode and its window size is
-    copied to `fd`, now and on every SIGWINCH. The terminal's settings, the
+    Keyboard input (`input_fd`; None: none) goes to `fd`, `fd`'s output to
+    `output_fd`. When `input_fd` is a terminal it is put in raw mode. The
+    window size of the terminal (`input_fd`, else `output_fd`) is copied to
+    `fd`, now and on every SIGWINCH. The terminal's settings, the
     signal handlers and `fd`'s flags are always put back, also when a signal
     (SIGTERM, SIGHUP, SIGQUIT, SIGINT) ends the proxy: it then raises
     Interrupted. Returns EXITED, CLOSED or ESCAPED.
     """
-    terminal = input_fd if is_terminal(input_fd) else None
+    terminal = input_fd if input_fd is not None and is_terminal(input_fd) else None
+    sized = terminal if terminal is not None else output_fd if is_terminal(output_fd) else None
     saved_attributes = termios.tcgetattr(terminal) if terminal is not None else None
     saved_flags = fcntl.fcntl(fd, fcntl.F_GETFL)
     saved_handlers = {}
@@ -88,10 +90,10 @@ def proxy(fd, escape=None, until=None, input_fd=0, output_fd=1):
 
     try:
         fcntl.fcntl(fd, fcntl.F_SETFL, saved_flags | os.O_NONBLOCK)
-        if terminal is not None:
+        if sized is not None:
             saved_handlers[signal.SIGWINCH] = signal.signal(
-                signal.SIGWINCH, lambda signum, frame: window_size(terminal, fd))
-            window_size(terminal, fd)
+                signal.SIGWINCH, lambda signum, frame: window_size(sized, fd))
+            window_size(sized, fd)
         for signum in _STOP_SIGNALS:
             saved_handlers[signum] = signal.signal(signum, interrupted)
         if terminal is not None:
@@ -116,7 +118,7 @@ class _Pump:
         self.fd, self.input_fd, self.output_fd, self.until = fd, input_fd, output_fd, until
         self.escape = _Escape(escape) if escape else None
         self.pending = b""                # keyboard input not yet taken by `fd`
-        self.reading_input = True
+        self.reading_input = input_fd is not None
         self.output_open = True
 
     def run(self):
@@ -127,7 +129,7 @@ class _Pump:
             poller.register(self.fd, select.POLLIN | (select.POLLOUT if self.pending else 0))
             if self.reading_input and len(self.pending) < _MAX_PENDING:
                 poller.register(self.input_fd, select.POLLIN)
-            else:
+            elif self.input_fd is not None:
                 _unregister(poller, self.input_fd)
             for ready, events in poller.poll():
                 if ready == self.until:
