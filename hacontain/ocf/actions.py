@@ -176,8 +176,7 @@ def _wait_healthy(container, params, argv, deadline):
                           f"monitor_cmd {params.monitor_cmd!r}")
         if code == 0:
             return
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if deadline - time.monotonic() <= HEALTH_RETRY:    # no time left for another try
             raise OcfExit(ERR_GENERIC, f"container {params.name} started but monitor_cmd "
                                        f"{params.monitor_cmd!r} still exits with {code}")
-        time.sleep(min(HEALTH_RETRY, remaining))
+        time.sleep(HEALTH_RETRY)
