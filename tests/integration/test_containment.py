@@ -19,7 +19,8 @@ import tempfile
 import pytest
 
 from hacontain.runtime.cgroups.devices import DEFAULT_ALLOW
-from clitools import PREBUILT_PROBE, build_probe, hacontain, prebuilt_probe_is_fresh
+from clitools import HACONTAIN, PREBUILT_PROBE, build_probe, hacontain, prebuilt_probe_is_fresh
+from ptytools import Terminal
 
 pytestmark = pytest.mark.root
 
@@ -59,15 +60,17 @@ def probe(container, script):
     return result.returncode, result.stdout + result.stderr
 
 
-def syscall_probe(container, name, binary):
-    """hcprobe's answer for the named system call: "ok" or "errno=NAME (N)".
-
-    The binary is copied into the running container's rootfs (a bind mount of it).
-    """
+def install_probe(container, binary):
+    """Copy hcprobe into the running container's rootfs as /bin/hcprobe."""
     rootfs = container.load_config().rootfs or os.path.join(container.directory, "rootfs")
     target = os.path.join(rootfs, "bin", "hcprobe")
     if not os.path.exists(target):
         shutil.copy(binary, target)
+
+
+def syscall_probe(container, name, binary):
+    """hcprobe's answer for the named system call: "ok" or "errno=NAME (N)"."""
+    install_probe(container, binary)
     code, output = probe(container, f"/bin/hcprobe {name}")
     assert code in (0, 1), output
     return output.strip()
@@ -521,3 +524,42 @@ def test_userns_start_and_shift_errors_say_what_to_do(make_container):
     result = hacontain("shift-rootfs", container.name, "-P", container.lxcpath, check=False)
     assert result.returncode == 1 and "already shifted" in result.stderr
     assert not container.status().present
+
+
+# -- terminals -----------------------------------------------------------------------------
+
+def shell_runs_pushed_input(command, marker):
+    """Type `command` into a shell that runs on a pty the test made (the admin's shell:
+    the pty is its controlling terminal), then one more command; whether the shell ran,
+    in between, what was pushed into its input (the marker exists), and what the
+    terminal showed."""
+    with Terminal(["/bin/sh"], env=dict(os.environ, PS1="$ ")) as shell:
+        shell.type(f"{command}; echo DONE-$?\n")
+        shell.expect(r"DONE-\d+")
+        shell.type("echo IDLE-$((6*7))\n")       # anything pushed is read before this
+        shell.expect("IDLE-42")
+        shell.type("exit\n")
+        shell.wait()
+    return os.path.exists(marker), shell.output.decode(errors="replace")
+
+
+# Safety: the pushed text only creates a marker file in the test's own temporary
+# directory; the only shell that could read it is one the test runs on a pty it made.
+def test_attached_process_cannot_push_input_into_the_admins_terminal(running, userns_running,
+                                                                     probe_binary, tmp_path):
+    """TIOCSTI on every terminal attach gave the command lands in the container's own
+    pseudo-terminal, never in the terminal of the shell that ran attach - with and
+    without a user namespace. The same probe run straight from that shell does push
+    its text there, and the shell runs it: a pass proves the protection."""
+    marker = tmp_path / "pushed"
+    pushed = f"touch {marker}"
+    ran, output = shell_runs_pushed_input(f"{probe_binary} tiocsti '{pushed}'", marker)
+    assert ran and "ok fd0" in output, output
+    marker.unlink()
+    for container in (running(), userns_running()):
+        install_probe(container, probe_binary)
+        ran, output = shell_runs_pushed_input(
+            f"{HACONTAIN[0]} attach {container.name} -P {container.lxcpath} -- "
+            f"/bin/hcprobe tiocsti '{pushed}'", marker)
+        assert "ok fd0" in output and "DONE-0" in output, output   # into its own pty
+        assert not ran, f"the admin's shell ran what the container pushed: {output}"

@@ -12,12 +12,17 @@
  *   umount_force  umount2(MNT_FORCE) of a path that does not exist: ENOENT.
  *   handle        open_by_handle_at on fd -1 and no handle: EFAULT after the
  *                 capability check.
+ *   tiocsti TEXT  pushes TEXT and a newline (TIOCSTI) into the input of the first
+ *                 of fd 0, 1, 2 and /dev/tty that takes it. The test runs it on a
+ *                 pty it made, read by a shell it runs itself, and TEXT only writes
+ *                 a marker file into the test's temporary directory.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -34,6 +39,7 @@ static const char *name_of(int err)
     case EINVAL: return "EINVAL";
     case ENOSYS: return "ENOSYS";
     case ENOEXEC: return "ENOEXEC";
+    case ENOTTY: return "ENOTTY";
     default: return "other";
     }
 }
@@ -48,10 +54,37 @@ static int report(long result)
     return 1;
 }
 
+/* Push `text` and a newline into the input of the first terminal that takes it;
+ * prints "ok TARGET" (fd0, fd1, fd2, /dev/tty) or the last errno. */
+static int push_input(const char *text)
+{
+    int fds[4] = {0, 1, 2, open("/dev/tty", O_RDWR | O_NOCTTY)};
+    const char *names[4] = {"fd0", "fd1", "fd2", "/dev/tty"};
+    int err = ENOENT;
+    for (int i = 0; i < 4; i++) {
+        if (fds[i] < 0)
+            continue;
+        if (ioctl(fds[i], TIOCSTI, text) != 0) {
+            err = errno;
+            continue;
+        }
+        for (const char *c = text + 1; *c; c++)
+            ioctl(fds[i], TIOCSTI, c);
+        ioctl(fds[i], TIOCSTI, "\n");
+        printf("ok %s\n", names[i]);
+        return 0;
+    }
+    errno = err;
+    return report(-1);
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && !strcmp(argv[1], "tiocsti"))
+        return push_input(argv[2]);
     if (argc != 2) {
-        fputs("usage: hcprobe finit_module|kexec_load|settime|umount_force|handle\n", stderr);
+        fputs("usage: hcprobe finit_module|kexec_load|settime|umount_force|handle"
+              "|tiocsti TEXT\n", stderr);
         return 2;
     }
     const char *probe = argv[1];
