@@ -9,8 +9,7 @@ the init's exit status into RUNDIR/NAME/exit, and exits when the init does. It
 lives in the container's cgroup (stop kills whatever is left there) and in the
 host's namespaces, in a session of its own: killing the starting process or
 its process group leaves it alone. Once the init runs, it execs a fresh
-`python -S -I` that loads only this module and the standard library's C
-modules (os, select, _socket, fcntl, termios, struct, signal).
+`python -S -I` running console_holder.py, which loads C modules only.
 
 The console's output goes to the console log, bounded by `lxc.console.size`
 (default 1 MiB; `0`: no bound): when full it is renamed to LOG.1 (replacing
@@ -31,7 +30,7 @@ import select
 import signal
 import struct
 
-import _socket  # the C module: `socket` would load enum, selectors... into the holder
+import _socket  # the C module: `socket` loads enum, selectors... (not on the start path)
 
 from hacontain.record import Record
 
@@ -39,11 +38,9 @@ DEFAULT_LOG_SIZE = 1 << 20
 DEFAULT_ESCAPE = b"\x01q"                 # Ctrl-a q, as lxc-console
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20,
                "mb": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}
-_CHUNK = 65536
 _PR_SET_CHILD_SUBREAPER = 36
-_TIOCSCTTY, _TIOCNOTTY = 0x540E, 0x5422
 _PROGRAM = ("import sys; sys.path[:0] = [sys.argv[1]]; "
-            "from hacontain.runtime.console import serve; serve(sys.argv[2:])")
+            "from hacontain.runtime.console_holder import serve; serve(sys.argv[2:])")
 
 
 class Spec(Record):
@@ -179,285 +176,6 @@ def _reap_all():
             return
 
 
-# -- the holder program --------------------------------------------------------
-
-def serve(argv):
-    """The holder's main loop (argv from exec_holder); exits with the init's code."""
-    name = argv[0]
-    log_fd, listen_fd, channel_fd = map(int, argv[1:4])
-    log = _Log(log_fd, argv[4], int(argv[5]), argv[6] == "1")
-    holder = _Holder(name, log, listen_fd, channel_fd, argv[7], argv[8])
-    os._exit(holder.run())
-
-
-class _Log:
-    """The console log, bounded: renamed to PATH.1 (or truncated) when full."""
-
-    def __init__(self, fd, path, limit, rotate):
-        self.fd, self.path, self.limit, self.rotate = fd, path, limit, rotate
-        self.size = os.fstat(fd).st_size
-
-    def write(self, data):
-        if self.limit and self.size + len(data) > self.limit:
-            self._make_room()
-        try:
-            while data:
-                written = os.write(self.fd, data)
-                self.size += written
-                data = data[written:]
-        except OSError:
-            pass                          # a full disk must not stop the console
-
-    def _make_room(self):
-        try:
-            if self.rotate:
-                os.rename(self.path, self.path + ".1")
-                fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
-                             0o640)
-                os.close(self.fd)
-                self.fd = fd
-            else:
-                os.ftruncate(self.fd, 0)
-            self.size = 0
-        except OSError:
-            pass
-
-    @property
-    def position(self):
-        return self.size
-
-
-class _Holder:
-    def __init__(self, name, log, listen_fd, channel_fd, exit_file, socket_file):
-        self.name, self.log = name, log
-        self.listener = _socket.socket(fileno=listen_fd)
-        self.channel = channel_fd
-        self.exit_file, self.socket_file = exit_file, socket_file
-        self.socket_inode = os.fstat(listen_fd).st_ino
-        self.console = self.console_slave = None
-        self.ttys = []                    # masters of tty1..ttyN
-        self.peer = None                  # the console client's peer slave
-        self.busy = {}                    # connection fd -> tty number, for tty clients
-        self.poller = select.poll()
-        self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(wake_w)
-        for signum in (signal.SIGCHLD, signal.SIGWINCH):
-            signal.signal(signum, lambda *_: None)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)   # the peer, our terminal, hung up
-
-    def run(self):
-        for fd in (self.wake_r, self.channel, self.listener.fileno()):
-            self.poller.register(fd, select.POLLIN)
-        while True:
-            status = self._reaped()
-            if status is not None:
-                return self._finish(*status)
-            try:
-                events = self.poller.poll()
-            except InterruptedError:
-                continue
-            for fd, event in events:
-                if fd == self.wake_r:
-                    self._drain_wakeups()
-                elif fd == self.channel:
-                    self._receive_terminals()
-                elif fd == self.listener.fileno():
-                    self._accept()
-                elif fd == self.console:
-                    self._from_console()
-                elif self.peer is not None and fd == self.peer:
-                    self._from_peer(event)
-                elif fd in self.busy:
-                    self._release(fd)
-
-    # -- the init --
-
-    def _reaped(self):
-        """(pid, kind, number) once the init has exited, else None."""
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return (0, "exit", 0)
-        if pid == 0:
-            return None
-        if os.WIFSIGNALED(status):
-            return (pid, "signal", os.WTERMSIG(status))
-        return (pid, "exit", os.WEXITSTATUS(status))
-
-    def _finish(self, pid, kind, number):
-        if self.channel is not None:      # an init that died at once: take its output too
-            self._receive_terminals()
-        if self.console is not None:
-            self._from_console(drain=True)
-        try:
-            if os.stat(self.socket_file).st_ino == self.socket_inode:
-                os.unlink(self.socket_file)
-        except OSError:
-            pass
-        if pid:                           # one small write: a reader sees all or nothing
-            with open(self.exit_file, "w", encoding="ascii") as handle:
-                handle.write(f"{pid} {kind} {number}\n")
-        return number if kind == "exit" else 128 + number
-
-    def _drain_wakeups(self):
-        try:
-            while os.read(self.wake_r, 512):
-                pass
-        except BlockingIOError:
-            pass
-        if self.peer is not None and self.console is not None:
-            from hacontain.runtime.terminal import window_size
-            window_size(self.peer, self.console)
-
-    def _receive_terminals(self):
-        sock = _socket.socket(fileno=self.channel)
-        try:
-            _, ancillary, _, _ = sock.recvmsg(1, _socket.CMSG_SPACE(64 * 4))
-        except OSError:
-            ancillary = []
-        finally:
-            sock.detach()
-        fds = []
-        for level, kind, data in ancillary:
-            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-                fds += struct.unpack(f"{len(data) // 4}i", data[:len(data) - len(data) % 4])
-        self.poller.unregister(self.channel)
-        os.close(self.channel)
-        self.channel = None
-        if len(fds) >= 2:
-            self.console, self.console_slave, self.ttys = fds[0], fds[1], fds[2:]
-            os.set_blocking(self.console, False)
-            self.poller.register(self.console, select.POLLIN)
-
-    # -- the console's output --
-
-    def _from_console(self, drain=False):
-        while True:
-            try:
-                data = os.read(self.console, _CHUNK)
-            except (BlockingIOError, OSError):
-                return
-            if not data:
-                return
-            self.log.write(data)
-            if self.peer is not None:
-                _write_some(self.peer, data)
-            if not drain:
-                return
-
-    def _from_peer(self, event):
-        try:
-            data = os.read(self.peer, _CHUNK)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
-        if data:
-            _write_some(self.console, data)
-            return
-        self._drop_peer()                 # the client closed its end
-
-    def _drop_peer(self):
-        self.poller.unregister(self.peer)
-        try:
-            import fcntl
-            fcntl.ioctl(self.peer, _TIOCNOTTY)
-        except OSError:
-            pass
-        os.close(self.peer)
-        self.peer = None
-
-    # -- clients --
-
-    def _accept(self):
-        try:
-            conn, _ = self.listener._accept()
-        except OSError:
-            return
-        conn = _socket.socket(fileno=conn)
-        keep = False
-        try:
-            keep = self._answer(conn)
-        except OSError:
-            pass
-        finally:
-            if keep:
-                fd = conn.detach()
-                self.busy[fd] = keep
-                self.poller.register(fd, select.POLLIN)
-            else:
-                conn.close()
-
-    def _answer(self, conn):
-        """Serve one request; the tty number when the connection marks it busy."""
-        conn.settimeout(2.0)
-        uid = struct.unpack("3i", conn.getsockopt(_socket.SOL_SOCKET, _socket.SO_PEERCRED, 12))[1]
-        if uid != 0:
-            conn.sendall(b"error only root may use the console")
-            return None
-        try:
-            tty = int(conn.recv(16).decode("ascii").strip())
-        except ValueError:
-            conn.sendall(b"error a bad request")
-            return None
-        if self.console is None:
-            conn.sendall(b"error the container's terminals are not ready")
-            return None
-        if tty == 0:
-            if self.peer is not None:
-                conn.sendall(b"error the console is in use by another client")
-                return None
-            master = self._make_peer()
-            try:
-                _send_fd(conn, b"ok %d" % self.log.position, master)
-            finally:
-                os.close(master)
-            return None
-        if not 1 <= tty <= len(self.ttys):
-            conn.sendall(b"error there is no tty %d (lxc.tty.max = %d)" % (tty, len(self.ttys)))
-            return None
-        if tty in self.busy.values():
-            conn.sendall(b"error tty %d is in use by another client" % tty)
-            return None
-        _send_fd(conn, b"ok 0", self.ttys[tty - 1])
-        return tty
-
-    def _make_peer(self):
-        """A host pseudo-terminal whose slave, raw and our controlling terminal, is proxied
-        to the console; its master, for the client."""
-        import fcntl
-        import termios
-
-        from hacontain.runtime.terminal import raw
-        master, slave = os.openpty()
-        termios.tcsetattr(slave, termios.TCSANOW, raw(termios.tcgetattr(slave)))
-        try:
-            fcntl.ioctl(slave, _TIOCSCTTY, 0)
-        except OSError:
-            pass                          # window sizes will not follow; the bytes still flow
-        os.set_blocking(slave, False)
-        self.peer = slave
-        self.poller.register(slave, select.POLLIN)
-        return master
-
-    def _release(self, fd):
-        self.poller.unregister(fd)
-        del self.busy[fd]
-        os.close(fd)
-
-
-def _write_some(fd, data):
-    """Write what `fd` takes now; a full terminal drops the rest (never block the holder)."""
-    try:
-        os.write(fd, data)
-    except OSError:
-        pass
-
-
-def _send_fd(conn, message, fd):
-    conn.sendmsg([message], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack("i", fd))])
-
-
 # -- the client: hacontain console, start -F, start's and info's reports -------
 
 def connect(run_directory, name, tty):
@@ -496,9 +214,13 @@ def attach(run_directory, name, tty=0, escape=DEFAULT_ESCAPE, replay=None, outpu
     """Connect the terminal to tty `tty` until the escape key (ESCAPED) or until the
     terminal closes (CLOSED: the container stopped, or the holder). `replay`: a log
     position to print the console log from first (what came before the connection)."""
+    import termios
+
     from hacontain.runtime import terminal
     fd, position, conn = connect(run_directory, name, tty)
     try:
+        if tty == 0:                      # the holder's peer: a raw pipe to the console
+            termios.tcsetattr(fd, termios.TCSANOW, terminal.raw(termios.tcgetattr(fd)))
         if replay is not None:
             _copy_log(spec_log_of(run_directory), replay, position, output_fd)
         return terminal.proxy(fd, escape=escape, output_fd=output_fd)

@@ -60,7 +60,7 @@ def read_status(name, config=None):
             return Status(FROZEN, record)
         return Status(RUNNING, record)
     init = "no init yet (a start was interrupted)" if record.pid is None else \
-        f"init (pid {record.pid}) {_how_it_ended(name, record.pid)}"
+        f"init (pid {record.pid}) is gone{_how_it_ended(name, record.pid)}"
     cgroup = _cgroup(record)
     if cgroup is not None and cgroup.exists():
         return Status(DEFUNCT, record, f"{init} but its cgroup is left")
@@ -158,11 +158,11 @@ def _exists(path):
 
 
 def _how_it_ended(name, pid):
-    """"exited with status N" / "was killed by SIGX" as the console holder
-    recorded it, else "is gone"."""
+    """" (exited with status N)" / " (was killed by SIGX)" as the console holder
+    recorded it, else ""."""
     from hacontain.runtime.console import describe, exit_status
     ended = exit_status(statefile.directory(name), pid)
-    return describe(ended) if ended is not None else "is gone"
+    return f" ({describe(ended)})" if ended is not None else ""
 
 
 def _cgroup(record):
