@@ -145,8 +145,8 @@ def list_containers(as_json, lxcpath):
             status = _container(name, root).status()
             row = {"name": name, "state": status.name,
                    "pid": status.state.pid if status.running else None}
-            if status.state is not None and status.state.lxcpath != root:
-                row["from_lxcpath"] = status.state.lxcpath      # a same-named one's, not this
+            if status.owner not in (None, root):
+                row["from_lxcpath"] = status.owner      # a same-named one's, not this
             rows.append(row)
     if as_json:
         click.echo(json.dumps(rows, indent=2))

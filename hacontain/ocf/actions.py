@@ -58,9 +58,9 @@ def stop(params):
     _require_root()
     container = _container(params, halt_signal=_stop_signal(params))
     status = container.status()
-    if status.state is not None and status.state.lxcpath != container.lxcpath:
+    if status.owner not in (None, container.lxcpath):
         log.log("warn", f"not stopping the container named {params.name} from "
-                        f"{status.state.lxcpath}: it is not this resource's")
+                        f"{status.owner}: it is not this resource's")
         return SUCCESS
     grace = _less_margin(action_timeout(STOP_TIMEOUT), STOP_MARGIN)
     log.log("debug", f"stopping container {params.name}: halt grace {grace:.1f}s")
@@ -152,9 +152,9 @@ def _stop_signal(params):
 def _refuse_foreign(container):
     from hacontain.runtime.status import read_status
     status = read_status(container.name)      # only a state file names a foreign container
-    if status.running and status.state.lxcpath != container.lxcpath:
+    if (status.running or status.processes) and status.owner not in (None, container.lxcpath):
         raise OcfExit(ERR_ARGS, f"a container named {container.name} from "
-                                f"{status.state.lxcpath} runs on this node: names must be "
+                                f"{status.owner} runs on this node: names must be "
                                 "unique on a host")
 
 

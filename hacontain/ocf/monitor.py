@@ -27,8 +27,8 @@ def monitor(params):
     status = _settled_status(params.name,
                              params.config_path() or f"{lxcpath}/{params.name}/config")
     from hacontain.runtime.status import DEFUNCT
-    if status.state is not None and status.state.lxcpath != lxcpath:
-        log.log("warn", f"a container named {params.name} from {status.state.lxcpath} is known "
+    if status.owner not in (None, lxcpath):
+        log.log("warn", f"a container named {params.name} from {status.owner} is known "
                         f"on this node, not the one in {lxcpath}")
         raise OcfExit(NOT_RUNNING, not_running(params.name, lxcpath))
     if status.running:

@@ -485,10 +485,10 @@ class Container:
             result["config_error"] = str(exc)
         if current.reason:
             result["reason"] = current.reason
-        if current.state is not None and current.state.lxcpath != self.lxcpath:
-            result["from_lxcpath"] = current.state.lxcpath
+        if current.owner not in (None, self.lxcpath):
+            result["from_lxcpath"] = current.owner
             result["reason"] = (f"the state is that of the container named {self.name} from "
-                                f"{current.state.lxcpath} (names are unique on a host), "
+                                f"{current.owner} (names are unique on a host), "
                                 f"not of the one in {self.lxcpath}")
         if current.state is not None and not current.running and current.state.pid:
             from hacontain.runtime.console import describe, exit_status
@@ -523,8 +523,8 @@ class Container:
 
     def _check_same(self, current):
         """Refuse to act on a same-named container of another LXCPATH (names are host-unique)."""
-        if current.state is not None and current.state.lxcpath != self.lxcpath:
-            raise StateError(f"a container named {self.name} from {current.state.lxcpath} "
+        if current.owner not in (None, self.lxcpath):
+            raise StateError(f"a container named {self.name} from {current.owner} "
                              f"is {current.name} here, not the one in {self.lxcpath}; "
                              "names must be unique on a host")
 

@@ -42,7 +42,12 @@ def directory(name):
 class Untrusted(StateError):
     """A state file is there but is not this version's record of the container
     (unreadable, not JSON, a field missing or of the wrong type, another state
-    version): the kernel, not the file, must say whether the container runs."""
+    version): the kernel, not the file, must say whether the container runs.
+    `lxcpath`: the LXCPATH the file names, when it names one."""
+
+    def __init__(self, message, lxcpath=None):
+        super().__init__(message)
+        self.lxcpath = lxcpath
 
 
 def read(name):
@@ -64,20 +69,22 @@ def read(name):
         raise Untrusted(f"state file {path} is not a JSON record ({exc})") from None
     if not isinstance(data, dict):
         raise Untrusted(f"state file {path} holds a JSON {type(data).__name__}, not a record")
+    named = data.get("lxcpath") if isinstance(data.get("lxcpath"), str) else None
     if data.get("version") != STATE_VERSION:
         raise Untrusted(f"state file {path} was written by another hacontain version "
-                        f"(state version {data.get('version')!r}; this one reads {STATE_VERSION})")
+                        f"(state version {data.get('version')!r}; this one reads {STATE_VERSION})",
+                        named)
     fields = {}
     for field, kind in State.__annotations__.items():
         if field not in data:
             if not hasattr(State, field):
-                raise Untrusted(f"state file {path} lacks the field {field!r}")
+                raise Untrusted(f"state file {path} lacks the field {field!r}", named)
             continue
         value = data[field]
         allowed = (int, float) if kind is float else kind
         if not isinstance(value, allowed) or (isinstance(value, bool) and kind is not bool):
             raise Untrusted(f"state file {path}: field {field!r} is {value!r}, not "
-                            f"{getattr(kind, '__name__', kind)}")
+                            f"{getattr(kind, '__name__', kind)}", named)
         fields[field] = value
     if fields["name"] != name:
         raise Untrusted(f"state file {path} describes container {fields['name']!r}")

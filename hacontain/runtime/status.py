@@ -22,7 +22,8 @@ class Status(Record):
     file may remain) or DEFUNCT (the init is gone but its cgroup is left, or
     the state file is missing or cannot be trusted while its cgroup exists:
     stop cleans that up). `state`: the record, when it can be trusted.
-    `untrusted`: the state file exists but could not be trusted. `cgroup`:
+    `untrusted`: the state file exists but could not be trusted; `lxcpath`:
+    the LXCPATH such a file still names, if any. `cgroup`:
     the container's cgroup as found from the kernel (state missing or
     untrusted), `processes` in it and the `init` among them (the process
     that is PID 1 of a pid namespace one level below ours), when found.
@@ -31,6 +32,7 @@ class Status(Record):
     state: statefile.State | None = None
     reason: str | None = None
     untrusted: bool = False
+    lxcpath: str | None = None
     cgroup: object = None
     processes: tuple = ()
     init: int | None = None
@@ -38,6 +40,12 @@ class Status(Record):
     @property
     def running(self):
         return self.name in (RUNNING, FROZEN)
+
+    @property
+    def owner(self):
+        """The LXCPATH of the container this status is about, when the state names it
+        (names are unique on a host: it may be a same-named container's of another)."""
+        return self.state.lxcpath if self.state is not None else self.lxcpath
 
     @property
     def present(self):
@@ -51,7 +59,7 @@ def read_status(name, config=None):
     try:
         record = statefile.read(name)
     except statefile.Untrusted as untrusted:
-        return _from_kernel(name, config, str(untrusted))
+        return _from_kernel(name, config, str(untrusted)).replace(lxcpath=untrusted.lxcpath)
     if record is None:
         return _from_kernel(name, config, None)
     if record.pid is not None and proc.is_alive(record.pid, record.start_time):

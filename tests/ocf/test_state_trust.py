@@ -129,6 +129,24 @@ def test_a_state_file_with_fields_this_version_can_do_without_is_read(container,
     assert not proc.is_alive(pid, start) and not open_cgroup(ct.name).exists()
 
 
+def test_an_untrusted_state_naming_another_lxcpath_is_that_containers(container, run_agent,
+                                                                      tmp_path, reasons):
+    """Names are unique on a host, so the cgroup is the same-named container's of the
+    LXCPATH the file still names: another resource's, left alone."""
+    ct, run = container()
+    assert run("start").returncode == 0
+    pid, start = _init_of(ct)
+    _rewrite(ct.name, lambda data: data.update(version=2))
+    other = run_agent(name=ct.name, lxcpath=str(tmp_path / "elsewhere"))
+    assert other("monitor", **PROBE).returncode == 7
+    assert other("stop").returncode == 0
+    result = other("start")
+    assert result.returncode == 2 and any("unique" in reason for reason in reasons(result))
+    assert proc.is_alive(pid, start), "another resource's stop or start killed it"
+    assert run("monitor").returncode == 1, "its own resource still hears of the bad state"
+    assert run("stop").returncode == 0 and not proc.is_alive(pid, start)
+
+
 def test_a_stop_without_state_halts_the_init_it_finds_cleanly(container):
     """The init is found in the cgroup (PID 1 of the pid namespace below) and gets
     the halt signal: busybox writes its shutdown marker, as on a normal stop."""
