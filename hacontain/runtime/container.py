@@ -485,6 +485,11 @@ class Container:
             result["config_error"] = str(exc)
         if current.reason:
             result["reason"] = current.reason
+        if not current.running and "rootfs" in result:
+            rootfs = result["rootfs"] or os.path.join(self.directory, "rootfs")
+            user = _rootfs_user(rootfs) if os.path.isdir(rootfs) else None
+            if user is not None:
+                result["rootfs_used_by"] = f"process {user}, not started by hacontain here"
         if current.owner not in (None, self.lxcpath):
             result["from_lxcpath"] = current.owner
             result["reason"] = (f"the state is that of the container named {self.name} from "
@@ -578,37 +583,28 @@ def _wait_exit(pidfd, timeout):
     return bool(poller.poll(max(0.0, timeout) * 1000))
 
 
-def _refuse_rootfs_in_use(rootfs, name):
-    """A StateError when a process has `rootfs` as its root: the init of a container
-    started over it by another runtime (lxc-start) or another name, which a
-    second init would share a filesystem with."""
+def _rootfs_user(rootfs):
+    """"PID (command)" of a process whose root directory is `rootfs` (the init of a
+    container started over it by lxc-start or under another name), or None."""
     from hacontain.runtime.status import rootfs_users
     users = rootfs_users(rootfs)
-    if users:
-        try:
-            with open(f"/proc/{users[0]}/comm", encoding="utf-8", errors="replace") as handle:
-                command = handle.read().strip()
-        except OSError:
-            command = "gone meanwhile"
-        raise StateError(f"container {name}: rootfs {rootfs} is in use by process {users[0]} "
-                         f"({command}), the root of another running container (started by "
-                         "lxc-start or under another name?): not starting a second init on it")
+    if not users:
+        return None
+    try:
+        with open(f"/proc/{users[0]}/comm", encoding="utf-8", errors="replace") as handle:
+            return f"{users[0]} ({handle.read().strip()})"
+    except OSError:
+        return f"{users[0]} (gone meanwhile)"
 
 
-def _check_systemd_needs(config, rootfs, init):
-    """A systemd init exits at once without a cgroup hierarchy to run its units in:
-    refuse to start it without `lxc.mount.auto = cgroup...`, saying so."""
-    from hacontain.runtime.rootfs import is_systemd
-    from hacontain.runtime.security.cgroup_view import mode_of
-    if mode_of(config.mount_auto) is None and is_systemd(rootfs, init):
-        entry = config.entry("lxc.mount.auto")
-        message = (f"the init {init} is systemd, which needs /sys/fs/cgroup (\"Failed to mount "
-                   "API filesystems\" otherwise): add cgroup:mixed, e.g. lxc.mount.auto = "
-                   "cgroup:mixed proc:mixed sys:mixed")
-        if entry is not None:
-            raise entry.error(message)
-        raise ConfigError(message + " (no lxc.mount.auto is set)", config.path,
-                          key="lxc.mount.auto")
+def _refuse_rootfs_in_use(rootfs, name):
+    """A StateError when another running container's root is `rootfs`: a second init
+    would share its filesystem."""
+    user = _rootfs_user(rootfs)
+    if user is not None:
+        raise StateError(f"container {name}: rootfs {rootfs} is in use by process {user}, "
+                         "the root of another running container (started by lxc-start or "
+                         "under another name?): not starting a second init on it")
 
 
 def _exists_inside(rootfs, path):

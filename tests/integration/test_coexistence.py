@@ -5,6 +5,7 @@ ls/info say whose a same-named running container is."""
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -34,14 +35,22 @@ def lxc_started(tmp_path):
                        capture_output=True, timeout=60)
         info = subprocess.run(["lxc-info", "-P", str(lxcpath), "-n", name, "-p", "-H"],
                               check=True, capture_output=True, text=True, timeout=60)
-        return lxcpath, name, int(info.stdout.strip())
+        pid = int(info.stdout.strip())
+        inits.append((pid, proc.start_time(pid)))
+        return lxcpath, name, pid
 
+    inits = []
     yield factory
     for lxcpath, name in made:
         subprocess.run(["lxc-stop", "-P", str(lxcpath), "-n", name, "-k"], capture_output=True,
                        timeout=60)
         subprocess.run(["lxc-destroy", "-P", str(lxcpath), "-n", name], capture_output=True,
                        timeout=60)
+    for pid, start in inits:                  # gone, not still dying, before the leak check
+        deadline = time.monotonic() + 30
+        while proc.is_alive(pid, start) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not proc.is_alive(pid, start), f"LXC's init {pid} outlived lxc-stop -k"
 
 
 def run_agent(action, **params):
@@ -67,6 +76,9 @@ def test_a_container_lxc_started_is_never_given_a_second_init(lxc_started, rundi
     result = hacontain("start", "-P", str(lxcpath), name, check=False)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert f"in use by process {lxc_init}" in result.stderr, result.stderr
+    details = json.loads(hacontain("info", "-P", str(lxcpath), name, "--json").stdout)
+    assert details["state"] == "STOPPED" and str(lxc_init) in details["rootfs_used_by"], \
+        "info says who runs on the rootfs"
 
     params = {"name": name, "lxcpath": str(lxcpath)}
     result = run_agent("start", **params)
