@@ -607,6 +607,22 @@ def _refuse_rootfs_in_use(rootfs, name):
                          "under another name?): not starting a second init on it")
 
 
+def _check_systemd_needs(config, rootfs, init):
+    """A systemd init exits at once without a cgroup hierarchy to run its units in:
+    refuse to start it without `lxc.mount.auto = cgroup...`, saying so."""
+    from hacontain.runtime.rootfs import is_systemd
+    from hacontain.runtime.security.cgroup_view import mode_of
+    if mode_of(config.mount_auto) is None and is_systemd(rootfs, init):
+        entry = config.entry("lxc.mount.auto")
+        message = (f"the init {init} is systemd, which needs /sys/fs/cgroup (\"Failed to mount "
+                   "API filesystems\" otherwise): add cgroup:mixed, e.g. lxc.mount.auto = "
+                   "cgroup:mixed proc:mixed sys:mixed")
+        if entry is not None:
+            raise entry.error(message)
+        raise ConfigError(message + " (no lxc.mount.auto is set)", config.path,
+                          key="lxc.mount.auto")
+
+
 def _exists_inside(rootfs, path):
     from hacontain.runtime.rootfs import inside
     return os.path.exists(inside(rootfs, path))
