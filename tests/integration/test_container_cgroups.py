@@ -88,8 +88,10 @@ def test_the_init_is_in_the_containers_cgroup_on_every_hierarchy(make_container)
         lines = [line.rstrip("\n").split(":", 2) for line in handle]
     assert hierarchies
     for key, place in hierarchies.items():
-        # /proc/PID/cgroup names a v1 hierarchy by its controllers, the v2 one by ""
+        # /proc/PID/cgroup names a v1 hierarchy by its controllers (a named one, mounted
+        # at systemd, by name=systemd), the v2 one by ""
         matches = [path for _, controllers, path in lines
-                   if (controllers == "" if key in ("", "unified") else key in controllers.split(","))]
+                   if (controllers == "" if key in ("", "unified") else
+                       {key, f"name={key}"} & set(controllers.split(",")))]
         assert matches, f"hierarchy {key} not in /proc/{pid}/cgroup: {lines}"
         assert matches[0] == place["cgroup"], f"init not in its cgroup on {key}: {matches[0]}"
