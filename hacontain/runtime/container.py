@@ -141,10 +141,7 @@ class Container:
         from hacontain.runtime.terminal import ESCAPED
         config = self.load_config()
         directory = statefile.directory(self.name)
-        try:
-            before = os.stat(console.spec(directory, config).log).st_size
-        except FileNotFoundError:
-            before = 0
+        before = self._console_log_size(config)
         record = self.start(timeout=timeout, config=config)
         outcome = console.attach(directory, self.name, 0, escape or console.DEFAULT_ESCAPE,
                                  replay=before)
@@ -168,7 +165,12 @@ class Container:
                               escape or console.DEFAULT_ESCAPE)
 
     def execute(self, argv, timeout=30.0):
-        """Run `argv` as the init of a temporary container; its exit code."""
+        """Run `argv` as the init of a temporary container, in the foreground; its exit
+        code. On a terminal it gets the container's console (a pseudo-terminal of its
+        devpts) proxied to this terminal, and Ctrl-a q kills it; without one it keeps
+        this process's stdin, stdout and stderr."""
+        from hacontain.runtime import terminal
+        on_terminal = any(terminal.is_terminal(fd) for fd in (0, 1, 2))
         with statefile.Lock(self.name):
             current = self.status()
             self._check_same(current)
@@ -180,14 +182,48 @@ class Container:
             rootfs = self._rootfs(config)
             config = config.replace(init_cmd=(_resolve_command(rootfs, argv[0]),)
                                     + tuple(argv[1:]))
-            launch, record = self._launch(config, timeout, foreground=True)
+            before = self._console_log_size(config)
+            launch, record = self._launch(config, timeout, foreground=True,
+                                          own_stdio=not on_terminal)
         try:
-            return launch.wait()
+            if not on_terminal:
+                return launch.wait()
+            reached = self._follow_console(record, before)
+            code = launch.wait()
+            if not reached:               # it ended first: what it wrote is in the log
+                from hacontain.runtime import console
+                console._copy_log(record.console_log, before,
+                                  os.path.getsize(record.console_log), 1)
+            return code
         finally:
             with statefile.Lock(self.name):
                 self._cleanup(self.status())
 
-    def _launch(self, config, timeout, foreground, prepared=None):
+    def _follow_console(self, record, before):
+        """execute on a terminal: the console on it, from log position `before`, until the
+        init ends (Ctrl-a q kills it); False when it ended before it could be reached."""
+        from hacontain.runtime import console
+        from hacontain.runtime.terminal import ESCAPED
+        try:
+            outcome = console.attach(statefile.directory(self.name), self.name, 0,
+                                     console.DEFAULT_ESCAPE, replay=before)
+        except HacontainError:
+            if proc.is_alive(record.pid, record.start_time):
+                raise
+            return False
+        if outcome == ESCAPED and proc.is_alive(record.pid, record.start_time):
+            os.kill(record.pid, signal.SIGKILL)
+        return True
+
+    def _console_log_size(self, config):
+        """Where the console log of the next start of this container will grow from."""
+        from hacontain.runtime import console
+        try:
+            return os.stat(console.spec(statefile.directory(self.name), config).log).st_size
+        except FileNotFoundError:
+            return 0
+
+    def _launch(self, config, timeout, foreground, prepared=None, own_stdio=False):
         """Start the init; `prepared`: what _prepare made of `config` (made here if None)."""
         from hacontain.runtime import console
         from hacontain.runtime.launch import Launch, Plan
@@ -207,7 +243,7 @@ class Container:
             uid=config.init_uid, gid=config.init_gid,
             mount_auto=config.mount_auto, mounts=config.mounts,
             autodev=config.autodev, ttys=config.tty_max, foreground=foreground,
-            containment=confinement,
+            own_stdio=own_stdio, containment=confinement,
             namespaces=self._namespaces(config), idmap=config.idmap,
         )
         cgroup_mode = cgroup_view.mode_of(config.mount_auto)

@@ -65,6 +65,8 @@ class Plan(Record):
     ttys: int = 0
     namespaces: int = NAMESPACES
     foreground: bool = False
+    own_stdio: bool = False        # the init keeps the caller's stdin/stdout/stderr, not the
+                                   # console (execute without a terminal)
     containment: object = None     # security.containment.Containment, applied before exec
     idmap: tuple = ()              # lxc.idmap entries: a user namespace when not empty
     cgroup_mode: str | None = None  # lxc.mount.auto's cgroup mode (security.cgroup_view.mode_of)
@@ -347,8 +349,9 @@ def _container_init(plan, sync_r, err_w, to_holder, started_w):
         libc.interface_up("lo")
         if os.read(sync_r, 1) != b"x":             # the parent's network is ready
             os._exit(1)
-        for target in (0, 1, 2):
-            os.dup2(console_slave, target)
+        if not plan.own_stdio:
+            for target in (0, 1, 2):
+                os.dup2(console_slave, target)
         _close_fds_except({0, 1, 2, err_w, started_w})
         if plan.containment is not None:
             plan.containment.apply()

@@ -127,3 +127,58 @@ def test_attach_refuses_a_frozen_container(make_container):
         assert f"container {container.name} is frozen" in result.stderr
     finally:
         container.unfreeze()
+
+
+def _execute(container, *command):
+    return HACONTAIN + ["execute", container.name, "-P", container.lxcpath, "--"] + list(command)
+
+
+def test_execute_on_a_terminal_gets_the_console_in_the_foreground(make_container):
+    container = make_container()
+    script = ("echo early; tty; echo READY; read line; "
+              "i=0; while [ \"$(stty size)\" != '29 93' ] && [ $i -lt 300 ]; do sleep 0.1; "
+              "i=$((i+1)); done; stty size; echo \"got $line\"; exit 3")
+    with Terminal(_execute(container, "/bin/sh", "-c", script), rows=29, cols=93) as term:
+        before = term.attributes()
+        # What it wrote before the console was reached is replayed from the log (\r+:
+        # written before the terminal is raw, the replay gets one more \r).
+        term.expect(r"early\r+\n/dev/pts/\d+\r+\nREADY")
+        # No process in the container's namespaces holds the outer terminal.
+        outer = os.fstat(term.slave)
+        init = container.status().state.pid
+        pid_namespace = os.stat(f"/proc/{init}/ns/pid").st_ino
+        inside = [pid for pid in container._cgroup_of_running().pids()
+                  if os.stat(f"/proc/{pid}/ns/pid").st_ino == pid_namespace]
+        assert init in inside
+        for pid in inside:
+            assert (outer.st_dev, outer.st_rdev) not in _terminal_fds(pid).values(), pid
+        term.type("hello\r")
+        term.expect(r"29 93\r\ngot hello")
+        assert term.wait() == 3
+        assert term.attributes() == before
+    assert not container.status().present
+
+
+def test_execute_on_a_terminal_shows_a_command_that_ended_at_once(make_container):
+    container = make_container()
+    with Terminal(_execute(container, "/bin/sh", "-c", "echo quick-$((40+2)); exit 4")) as term:
+        assert term.wait() == 4
+        assert b"quick-42" in term.output
+    assert not container.status().present
+
+
+def test_execute_on_a_terminal_ends_with_ctrl_a_q(make_container):
+    container = make_container()
+    with Terminal(_execute(container, "/bin/sh", "-c", "echo RUNNING; exec sleep 1000")) as term:
+        term.expect("RUNNING")
+        term.type(b"\x01q")
+        assert term.wait() != 0
+    assert not container.status().present
+
+
+def test_execute_without_a_terminal_keeps_the_callers_pipes(make_container):
+    container = make_container()
+    result = subprocess.run(_execute(container, "/bin/sh", "-c", "cat; echo err >&2; exit 5"),
+                            input=b"line1\nline2\n", capture_output=True, timeout=60)
+    assert (result.returncode, result.stdout, result.stderr) == (5, b"line1\nline2\n", b"err\n")
+    assert not container.status().present
