@@ -235,7 +235,7 @@ def read_entries(path, _seen=None):
         if not text or text.startswith("#"):
             continue
         if "=" not in text:
-            raise ConfigError(f"expected 'key = value', got {text!r}", path, number)
+            raise ConfigError(f"expected 'key = value', got {_shorten(text)!r}", path, number)
         key, value = (part.strip() for part in text.split("=", 1))
         value = _unquote(value)
         key = _map_legacy(key, path, number, net_index, entries)

@@ -4,9 +4,10 @@ import signal
 
 import pytest
 
-from hacontain.errors import ConfigError
+from hacontain.errors import ParameterError
 from hacontain.ocf import params as ocfparams
-from hacontain.ocf.params import PARAMETERS, Params, action_timeout, check_level, is_probe
+from hacontain.ocf.params import (PARAMETERS, Params, action_budget, action_timeout, check_level,
+                                  is_probe)
 
 
 def env(**values):
@@ -45,9 +46,19 @@ def test_values_are_read_and_stripped():
     ({"name": "ok", "cpu_quota": "0.001"}, "cpu_quota"),
     ({"name": "ok", "cpuset_cpus": "0-"}, "cpuset_cpus"),
     ({"name": "ok", "pids": "-1"}, "pids"),
+    ({"name": "ok", "pids": "99999999"}, "pids: .*outside 0..4194304"),
+    ({"name": "ok", "memory": "\u0661\u0662\u0663M"}, "memory: .*ASCII"),
+    ({"name": "ok", "memory": "99999999999999999999T"}, "memory: .*8 EiB"),
+    ({"name": "ok", "cpu_weight": "1_00"}, "cpu_weight: .*not a whole number"),
+    ({"name": "ok", "cpu_quota": "1e400"}, "cpu_quota: .*at most"),
+    ({"name": "ok", "cpuset_cpus": "3-1"}, "cpuset_cpus: .*goes down"),
+    ({"name": "ok", "cpuset_cpus": "99999"}, "cpuset_cpus: .*beyond 8191"),
+    ({"name": "ok", "cpuset_cpus": "0-99999999999"}, "cpuset_cpus: .*beyond 8191"),
+    ({"name": "ok", "halt_signal": "\u00b2"}, "halt_signal: unknown signal"),
 ])
 def test_check_names_the_wrong_parameter(values, complaint):
-    with pytest.raises(ConfigError, match=complaint):
+    """Every parameter problem is wrong on every node (ParameterError: exit code 6)."""
+    with pytest.raises(ParameterError, match=complaint):
         Params(env(**values)).check()
 
 
@@ -90,9 +101,17 @@ def test_is_probe(monkeypatch, action, interval, probe):
 
 
 @pytest.mark.parametrize("value, depth", [(None, 0), ("0", 0), ("10", 10), ("20", 20),
-                                          ("deep", 0)])
+                                          ("deep", 0), ("\u00b2", 0), ("\u0661\u0660", 0)])
 def test_check_level(monkeypatch, value, depth):
     monkeypatch.delenv("OCF_CHECK_LEVEL", raising=False)
     if value is not None:
         monkeypatch.setenv("OCF_CHECK_LEVEL", value)
     assert check_level() == depth
+
+
+@pytest.mark.parametrize("timeout, budget", [("5000", 4.0), ("1000", 0.5), (None, 19.0)])
+def test_action_budget_keeps_a_margin_of_at_most_half(monkeypatch, timeout, budget):
+    monkeypatch.delenv("OCF_RESKEY_CRM_meta_timeout", raising=False)
+    if timeout is not None:
+        monkeypatch.setenv("OCF_RESKEY_CRM_meta_timeout", timeout)
+    assert action_budget(20.0, 1.0) == budget

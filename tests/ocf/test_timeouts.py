@@ -89,3 +89,37 @@ def test_a_config_larger_than_the_limit_is_refused_unread(container, tmp_path, r
         assert result.returncode == 2, result.stderr
         assert any(f"larger than {MAX_FILE_BYTES} bytes" in reason
                    for reason in reasons(result)), result.stderr
+
+
+
+def test_run_within_kills_and_reaps_what_the_call_forked():
+    """In a session of its own: run_within kills every descendant of the caller."""
+    import subprocess
+    import sys
+    script = """
+import os, subprocess, time
+from hacontain.errors import Timeout
+from hacontain.ocf.deadline import run_within
+started = time.monotonic()
+shell = ["/bin/sh", "-c", "sleep 600 & sleep 600; wait"]
+try:                                      # forked and waited for as attach does
+    run_within(0.5, lambda: os.waitpid(subprocess.Popen(shell).pid, 0), "the sleepers")
+except Timeout as exc:
+    print(exc, round(time.monotonic() - started, 1))
+"""
+    caller = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+    out, err = caller.communicate(timeout=60)
+    assert "the sleepers did not finish within 0.5 s: killed" in out, err
+    assert float(out.split()[-1]) < 5.0
+    session = subprocess.run(["pgrep", "-s", str(caller.pid)], capture_output=True, text=True)
+    running = [pid for pid in session.stdout.split() if _state(pid) not in ("Z", None)]
+    assert running == [], "left running in the caller's session"   # zombies: killed, init reaps
+
+
+def _state(pid):
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None

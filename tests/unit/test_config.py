@@ -1,5 +1,6 @@
 """The LXC-format config parser: keys, legacy mapping, includes, errors."""
 
+import os
 import signal
 
 import pytest
@@ -194,3 +195,86 @@ lxc.mount.entry = /sys/kernel/security sys/kernel/security none ro,bind,optional
     parsed = config.load(path)
     assert parsed.uts_name == "b1" and parsed.halt_signal == signal.SIGUSR1
     assert len(parsed.mounts) == 4 and parsed.nets[0].link == "lxcbr0"
+
+
+# -- files that are no regular files, or too large, are never read -------------------
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "directory", "large"])
+def test_includes_fstabs_and_profiles_must_be_small_regular_files(tmp_path, kind):
+    from hacontain.runtime.security import seccomp_profile
+    special = {"fifo": str(tmp_path / "fifo"), "device": "/dev/zero",
+               "directory": str(tmp_path / "dir"), "large": str(tmp_path / "large")}[kind]
+    if kind == "fifo":
+        os.mkfifo(special)                    # opening it for reading would block
+    elif kind == "directory":
+        os.mkdir(special)
+    elif kind == "large":
+        with open(special, "w") as handle:
+            handle.write("# " + "x" * config.MAX_FILE_BYTES + "\n")
+    why = {"fifo": "it is a FIFO", "device": "it is a character device",
+           "directory": "it is a directory", "large": f"larger than {config.MAX_FILE_BYTES}"}
+    with pytest.raises(ValueError, match=why[kind]):
+        config.read_text_file(special)
+    if kind != "directory":                   # a directory include reads its *.conf
+        with pytest.raises(ConfigError, match=rf"config:2: lxc.include: .*{why[kind]}"):
+            config.load(write(tmp_path, f"lxc.uts.name = a\nlxc.include = {special}\n"))
+    with pytest.raises(ConfigError, match=rf"config:1: lxc.mount.fstab: .*{why[kind]}"):
+        config.load(write(tmp_path, f"lxc.mount.fstab = {special}\n"))
+    with pytest.raises(ConfigError, match=why[kind]):
+        seccomp_profile.load(special)
+    with pytest.raises(ConfigError, match=why[kind]):
+        config.load(special)
+
+
+def test_a_proc_file_of_size_zero_is_read_to_its_end_within_the_limit(tmp_path):
+    assert config.read_text_file("/proc/self/status").startswith("Name:")
+
+
+# -- values start would refuse are refused here, at their line ------------------------
+
+@pytest.mark.parametrize("line, complaint", [
+    ("lxc.environment = NOEQUALS", "expected NAME=VALUE"),
+    ("lxc.environment = 1A=b", "expected NAME=VALUE"),
+    ("lxc.environment = BIG=" + "x" * config.MAX_ENV_ENTRY, "at most"),
+    ("lxc.cgroup.memory.limit_in_bytes = abc", "not a size"),
+    ("lxc.cgroup.memory.limit_in_bytes = max", "cgroup v1 takes -1"),
+    ("lxc.cgroup2.memory.max = 12X", "not a size"),
+    ("lxc.cgroup.cpu.cfs_quota_us = 999", "at least 1000"),
+    ("lxc.cgroup2.cpu.max = 500 100000", "at least 1000"),
+    ("lxc.cgroup2.cpu.max = max 10", "outside 1000..1000000"),
+    ("lxc.cgroup.pids.max = 99999999", "outside 0..4194304"),
+    ("lxc.cgroup.cpuset.cpus = 3-1", "goes down"),
+    ("lxc.cgroup.cpuset.cpus = 0-99999999999", "beyond 8191"),
+    ("lxc.cgroup.memory.limit_in_bytes = \u0661\u0662", "ASCII"),
+    ("hacontain.limit.memory = 99999999999999999999T", "more than 8 EiB"),
+    ("hacontain.limit.cpu.quota = 1e400", "at most"),
+    ("hacontain.limit.cpu.quota = \u0661", "ASCII"),
+    ("hacontain.limit.pids = \u0661\u0660", "ASCII"),
+    ("hacontain.limit.cpu.weight = 1_0", "not a whole number"),
+    ("lxc.tty.max = \u0661", "expected an integer"),
+    ("lxc.signal.halt = \u00b2", "unknown signal"),
+    ("lxc.idmap = u 0 \u0661 65536", "expected 'u|g NSID HOSTID RANGE'"),
+    ("lxc.net.\u0661.type = veth", "unknown configuration key"),
+])
+def test_values_the_kernel_would_refuse_name_file_and_line(tmp_path, line, complaint):
+    path = write(tmp_path, f"lxc.uts.name = a\n{line}\n")
+    with pytest.raises(ConfigError, match=complaint) as caught:
+        config.load(path)
+    assert (caught.value.path, caught.value.line) == (path, 2)
+
+
+def test_the_environment_as_a_whole_must_fit_execve(tmp_path):
+    entry = "A=" + "x" * (config.MAX_ENV_ENTRY - 2)
+    count = config.MAX_ENV_TOTAL // len(entry) + 1
+    line = f"lxc.environment = {entry}\n"
+    include = write(tmp_path, line * (count // 2), "half.conf")    # one file: past its limit
+    path = write(tmp_path, f"lxc.include = {include}\n" + line * (count - count // 2))
+    with pytest.raises(ConfigError, match="add up to more than"):
+        config.load(path)
+
+
+def test_the_container_name_is_a_parameter_error():
+    from hacontain.errors import ParameterError
+    for name in ("a/b", "", "..", "ok\n", "\u0661"):
+        with pytest.raises(ParameterError):
+            config.valid_name(name)
