@@ -1,8 +1,9 @@
 """Check a container's interfaces against this host before any interface is made.
 
-Every problem is a ConfigError naming the config file, line and key: a
-link (bridge, macvlan parent, phys NIC) that does not exist in the netns
-hacontain runs in, a veth link that is not a bridge, a host-side veth name
+Every problem is a ConfigError naming the config file, line and key (a
+problem of this node: another may have the bridge, so the agent answers 2,
+never 6): a link (bridge, macvlan parent, phys NIC) that does not exist in
+the netns hacontain runs in, a veth link that is not a bridge, a host-side veth name
 already in use, two interfaces with one container-side name or one phys
 NIC, a gateway on an interface that is not brought up, `auto` without an
 address on the link to take. What the host says (link indexes, the auto
