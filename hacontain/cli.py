@@ -173,7 +173,8 @@ def ps(name, lxcpath):
 @click.option("-e", "--env", "env", multiple=True, metavar="KEY=VALUE", help="Extra environment.")
 @lxcpath_option
 def attach(name, command, env, lxcpath):
-    """Run COMMAND (default /bin/sh) inside running container NAME."""
+    """Run COMMAND (default /bin/sh) inside running container NAME (on a terminal,
+    with a pseudo-terminal of the container)."""
     sys.exit(_container(name, lxcpath).attach(list(command) or ["/bin/sh"], env))
 
 
@@ -182,7 +183,8 @@ def attach(name, command, env, lxcpath):
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @lxcpath_option
 def execute(name, command, lxcpath):
-    """Run COMMAND as the init of a temporary container NAME."""
+    """Run COMMAND as the init of a temporary container NAME, in the foreground (on a
+    terminal, Ctrl-a q kills it)."""
     sys.exit(_container(name, lxcpath).execute(list(command)))
 
 
