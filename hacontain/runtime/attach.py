@@ -125,10 +125,10 @@ def _enter_and_run(cgroup, fds, root, argv, env, containment, slots, sock):
         os.chroot(".")
         os.chdir("/")
         _close(list(fds.values()) + [root])
+        if "user" in fds:
+            become_root()                 # before the pty: its slave is then the root's inside
         if slots:
             _replace_terminal(slots, sock)
-        if "user" in fds:
-            become_root()
         # Joining a pid namespace applies to children: run the command in one.
         child = os.fork()
         if child == 0:

@@ -69,6 +69,15 @@ def test_attach_gets_a_terminal_of_the_container(make_container):
         assert term.attributes() == before
 
 
+def test_attach_returns_when_the_command_ends_though_a_child_keeps_the_terminal(make_container):
+    container = make_container()
+    container.start()
+    with Terminal(HACONTAIN + ["attach", container.name, "-P", container.lxcpath, "--",
+                               "/bin/sh", "-c", "sleep 1000 & echo bye-$((40+2)); exit 4"]) as term:
+        assert term.wait() == 4
+        assert b"bye-42" in term.output
+
+
 def test_attach_on_a_terminal_passes_pipes_through(make_container):
     """stdin a pipe, stdout/stderr the terminal: the pipe's data reaches the command
     unchanged, its output comes back on the terminal."""
