@@ -63,6 +63,10 @@ def attach(record, cgroup, argv, env, containment):
             if ours is not None:
                 ours.close()
             _enter_and_run(cgroup, fds, root, argv, env, containment, slots, theirs)
+    except BaseException:
+        if ours is not None:
+            ours.close()
+        raise
     finally:
         _close(list(fds.values()) + [root])
         if theirs is not None:
