@@ -7,7 +7,7 @@ mounts invisible-by-propagation, mounts the rootfs, proc, sys, the
 
 import os
 
-from hacontain.errors import ConfigError, KernelError
+from hacontain.errors import ConfigError, KernelError, NotFound
 from hacontain.runtime.security import cgroup_view, masks
 from hacontain.sys import libc
 
@@ -20,10 +20,12 @@ _FLAG_OPTIONS = {
     "defaults": 0, "auto": 0, "noauto": 0, "user": 0, "nouser": 0, "async": 0,
 }
 _OWN_OPTIONS = ("optional", "create=dir", "create=file")
+MAX_LINKS = 40                # symbolic links followed in a row, as the kernel's ELOOP limit
 
 
-def inside(rootfs, path):
-    """`path` of the container resolved below `rootfs`, never escaping it."""
+def inside(rootfs, path, _links=0):
+    """`path` of the container resolved below `rootfs`, never escaping it; NotFound
+    for a loop of symbolic links."""
     parts = []
     for part in path.strip("/").split("/"):
         if part in ("", "."):
@@ -35,9 +37,11 @@ def inside(rootfs, path):
         parts.append(part)
         candidate = os.path.join(rootfs, *parts)
         if os.path.islink(candidate):
+            if _links >= MAX_LINKS:
+                raise NotFound(f"{path} in rootfs {rootfs}: too many levels of symbolic links")
             target = os.readlink(candidate)
             resolved = inside(rootfs, target if target.startswith("/")
-                              else os.path.join("/", *parts[:-1], target))
+                              else os.path.join("/", *parts[:-1], target), _links + 1)
             parts = resolved[len(rootfs):].strip("/").split("/") if resolved != rootfs else []
     return os.path.join(rootfs, *parts)
 

@@ -137,11 +137,12 @@ def test_an_empty_rootfs_is_node_local(container, tmp_path, reasons):
     assert any("/sbin/init not found in rootfs" in reason for reason in found)
 
 
-def test_a_dangling_init_link_is_node_local(container, reasons):
+@pytest.mark.parametrize("target", ["/nonexistent/busybox", "/sbin/init"])
+def test_a_dangling_or_looping_init_link_is_node_local(container, reasons, target):
     ct, run = container()
     init = os.path.join(ct.load_config().rootfs, "sbin/init")
     os.remove(init)
-    os.symlink("/nonexistent/busybox", init)
+    os.symlink(target, init)
     _agree(ct, run, NODE_LOCAL, reasons)
 
 
