@@ -53,8 +53,8 @@ class Terminal:
                 raise AssertionError(f"no {pattern!r} on the terminal within {timeout}s; "
                                      f"it shows {self.output[self._seen:]!r}")
 
-    def _read(self, timeout):
-        if not select.select([self.master], [], [], timeout)[0]:
+    def _read(self, timeout, also=()):
+        if self.master not in select.select([self.master, *also], [], [], timeout)[0]:
             return False
         try:
             chunk = os.read(self.master, 65536)
@@ -66,11 +66,16 @@ class Terminal:
     def wait(self, timeout=60.0):
         """The process's exit code, once it ends; what it wrote is read meanwhile."""
         deadline = time.monotonic() + timeout
-        while self.process.poll() is None:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.process.args} still runs after {timeout}s; "
-                                     f"the terminal shows {self.output[-2000:]!r}")
-            self._read(0.1)
+        pidfd = os.pidfd_open(self.process.pid)
+        try:
+            while self.process.poll() is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"{self.process.args} still runs after {timeout}s; "
+                                         f"the terminal shows {self.output[-2000:]!r}")
+                self._read(remaining, also=(pidfd,))
+        finally:
+            os.close(pidfd)
         while self._read(0):
             pass
         return self.process.returncode
