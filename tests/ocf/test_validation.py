@@ -156,3 +156,16 @@ def test_a_bridge_missing_on_this_node_is_node_local(container, reasons):
     ct, run = container(["lxc.net.0.type = veth", "lxc.net.0.link = hcnobridge0"])
     found = _agree(ct, run, NODE_LOCAL, reasons)
     assert any("hcnobridge0 does not exist" in reason for reason in found)
+
+
+@pytest.mark.parametrize("lines", [lines for lines, expected in CONFIG_CASES if expected != OK],
+                         ids=[lines[0][:40] for lines, expected in CONFIG_CASES if expected != OK])
+def test_the_cli_refuses_the_same_config_values_at_their_line(make_container, lines):
+    from clitools import hacontain
+    ct = make_container(lines)
+    result = hacontain("start", ct.name, check=False, timeout=60)
+    line = sum(1 for _ in open(ct.config_path, encoding="utf-8"))
+    assert result.returncode == 1, result.stderr
+    assert f"{ct.config_path}:{line}: " in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not ct.status().present
