@@ -404,12 +404,13 @@ class Container:
         """
         record = current.state
         if record is not None:
-            from hacontain.runtime.console import wait_gone
+            from hacontain.runtime.console import reap, wait_gone
             if not current.running:       # its console holder records how the init ended
                 wait_gone(record.holder, None, HOLDER_GRACE)
             cgroup = self._open_recorded_cgroup(record)
             if cgroup is not None:
                 self._empty_and_remove(cgroup)
+            reap(record.holder)
             if record.network:
                 self._teardown_network(record.network)
         elif current.cgroup is not None:

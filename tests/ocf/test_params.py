@@ -46,7 +46,7 @@ def test_values_are_read_and_stripped():
     ({"name": "ok", "cpu_quota": "0.001"}, "cpu_quota"),
     ({"name": "ok", "cpuset_cpus": "0-"}, "cpuset_cpus"),
     ({"name": "ok", "pids": "-1"}, "pids"),
-    ({"name": "ok", "pids": "99999999"}, "pids: .*outside 0..4194304"),
+    ({"name": "ok", "pids": "99999999"}, "pids: .*outside 4..4194304"),
     ({"name": "ok", "memory": "\u0661\u0662\u0663M"}, "memory: .*ASCII"),
     ({"name": "ok", "memory": "99999999999999999999T"}, "memory: .*8 EiB"),
     ({"name": "ok", "cpu_weight": "1_00"}, "cpu_weight: .*not a whole number"),

@@ -9,6 +9,7 @@ names file and line.
 """
 
 import os
+import random
 import re
 
 import pytest
@@ -43,6 +44,7 @@ PARAMETER_CASES = [
     ("memory", "0", WRONG_EVERYWHERE),
     ("memory", "\u0661\u0662\u0663M", WRONG_EVERYWHERE),
     ("memory", "99999999999999999999T", WRONG_EVERYWHERE),
+    ("memory", "2M", WRONG_EVERYWHERE),                  # too small for any start
     ("memory", "64M", OK),
     ("memory", "max", OK),
     ("cpu_weight", "0", WRONG_EVERYWHERE),
@@ -66,6 +68,7 @@ PARAMETER_CASES = [
     ("pids", "-1", WRONG_EVERYWHERE),
     ("pids", "99999999", WRONG_EVERYWHERE),
     ("pids", "\u0661\u0660\u0660", WRONG_EVERYWHERE),
+    ("pids", "2", WRONG_EVERYWHERE),
     ("pids", "100", OK),
     ("monitor_cmd", "'open", WRONG_EVERYWHERE),
     ("monitor_cmd", "/bin/true", OK),
@@ -79,7 +82,9 @@ CONFIG_CASES = [
     (["lxc.cgroup.memory.limit_in_bytes = abc"], NODE_LOCAL),
     (["lxc.cgroup.memory.limit_in_bytes = max"], NODE_LOCAL),
     (["lxc.cgroup.memory.limit_in_bytes = 64M"], OK),
+    (["lxc.cgroup.memory.limit_in_bytes = 12K"], NODE_LOCAL),
     (["lxc.cgroup.memory.limt_in_bytes = 1"], NODE_LOCAL),
+    (["lxc.cgroup.pids.max = 2"], NODE_LOCAL),
     (["lxc.cgroup.pids.max = \u0661\u0660"], NODE_LOCAL),
     (["lxc.cgroup.cpuset.cpus = " + _missing_cpu()], NODE_LOCAL),
     (["lxc.cgroup.cpu.cfs_quota_us = 10"], NODE_LOCAL),
@@ -125,6 +130,42 @@ def test_validate_all_and_start_agree_on_config_values(container, reasons, lines
     if expected != OK:
         line = sum(1 for _ in open(ct.config_path, encoding="utf-8"))   # the lines added last
         assert any(f"{ct.config_path}:{line}: " in reason for reason in found), found
+
+
+# Fuzz: values made at random (fixed seed) from numbers near the bounds,
+# separators, suffixes and the odd word or foreign digit.
+NUMBERS = ["0", "1", "2", "3", "4", "8", "64", "100", "1000", "8191", "8192", "10000", "10001",
+           "262144", "4194304", "4194305", "99999999999", "99999999999999999999"]
+JOINS = ["", "", "", "-", ",", ".", " ", "_", "+"]
+SUFFIXES = ["", "", "", "K", "M", "G", "T", "e3", "e400"]
+ODD = ["max", "NaN", "-1", "\u0661\u0662", "\u00b2", "0x10", ""]
+LIMITS = [p.name for p in PARAMETERS if p.limit]
+
+
+def _fuzzed(seed, count):
+    rng = random.Random(seed)
+    values = []
+    for _ in range(count):
+        if rng.random() < 0.15:
+            value = rng.choice(ODD)
+        else:
+            value = rng.choice(NUMBERS)
+            if rng.random() < 0.4:
+                value += rng.choice(JOINS) + rng.choice(NUMBERS)
+            value += rng.choice(SUFFIXES)
+        values.append((rng.choice(LIMITS), value))
+    return values
+
+
+@pytest.mark.parametrize("parameter, value", _fuzzed(14, 60))
+def test_validate_all_and_start_agree_on_fuzzed_limits(container, reasons, parameter, value):
+    ct, run = container()
+    extra = {f"OCF_RESKEY_{parameter}": value}
+    checked, started = run("validate-all", **extra), run("start", **extra)
+    assert checked.returncode == started.returncode, \
+        f"validate-all: {checked.returncode} {checked.stderr}\nstart: {started.returncode} " \
+        f"{started.stderr}"
+    assert started.returncode in (OK, WRONG_EVERYWHERE, NODE_LOCAL), started.stderr
 
 
 # -- node-local problems: 2, never 6 -------------------------------------------------

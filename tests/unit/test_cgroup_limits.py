@@ -129,7 +129,9 @@ def test_reading_back(name, v1, v2, expected):
 
 @pytest.mark.parametrize("key,value,message", [
     ("hacontain.limit.memory", "lots", "not a size"),
-    ("hacontain.limit.memory", "0", "no memory"),
+    ("hacontain.limit.memory", "0", "at least 8 MiB"),
+    ("hacontain.limit.memory", "2M", "at least 8 MiB"),
+    ("hacontain.limit.pids", "3", "outside 4.."),
     ("hacontain.limit.cpu.weight", "0", "outside 1..10000"),
     ("hacontain.limit.cpu.shares", "1", "outside 2..262144"),
     ("hacontain.limit.cpu.quota", "0.001", "at least 0.01"),

@@ -242,7 +242,7 @@ def test_a_proc_file_of_size_zero_is_read_to_its_end_within_the_limit(tmp_path):
     ("lxc.cgroup.cpu.cfs_quota_us = 999", "at least 1000"),
     ("lxc.cgroup2.cpu.max = 500 100000", "at least 1000"),
     ("lxc.cgroup2.cpu.max = max 10", "outside 1000..1000000"),
-    ("lxc.cgroup.pids.max = 99999999", "outside 0..4194304"),
+    ("lxc.cgroup.pids.max = 99999999", "outside 4..4194304"),
     ("lxc.cgroup.cpuset.cpus = 3-1", "goes down"),
     ("lxc.cgroup.cpuset.cpus = 0-99999999999", "beyond 8191"),
     ("lxc.cgroup.memory.limit_in_bytes = \u0661\u0662", "ASCII"),

@@ -218,7 +218,8 @@ class ContainerCgroup:
         planned, memory_set = [], False
         for text, value in limits:
             key = parse_key(text)
-            parsed, driver = key.value(value), self._driver_for(key)
+            driver = self._driver_for(key)    # a key of the wrong version says so first
+            parsed = key.value(value)
             if key.limit is not None:
                 if key.limit.name == "swap" and driver.version == 1 and not memory_set:
                     raise key.error(SWAP_NEEDS_MEMORY)

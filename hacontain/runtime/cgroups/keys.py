@@ -13,8 +13,8 @@ import re
 from hacontain.errors import ConfigError
 from hacontain.record import Record
 from hacontain.runtime.cgroups.limits import (LIMITS, MAX_CPU, MAX_NODE, MAX_QUOTA_US, Limit,
-                                              count_between, list_parser, members, parse_pids,
-                                              parse_size)
+                                              count_between, list_parser, members, parse_memory,
+                                              parse_pids, parse_size)
 
 V1_PREFIX, V2_PREFIX, LIMIT_PREFIX = "lxc.cgroup.", "lxc.cgroup2.", "hacontain.limit."
 _FILE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
@@ -79,13 +79,15 @@ def parse_key(text, writing=True):
     return Key(text, version, file, None)
 
 
-def _v1_size(text):
-    """A v1 memory limit: bytes (K/M/G/T suffixes) or -1."""
-    if text.strip() == "-1":
-        return None
-    if text.strip() == "max":
-        raise ValueError("'max' is cgroup v2's word: cgroup v1 takes -1 for no limit")
-    return parse_size(text)
+def _v1(parse):
+    """A check of a v1 memory file's value: -1 (no limit) or what `parse` accepts."""
+    def check(text):
+        if text.strip() == "-1":
+            return None
+        if text.strip() == "max":
+            raise ValueError("'max' is cgroup v2's word: cgroup v1 takes -1 for no limit")
+        return parse(text)
+    return check
 
 
 def _quota_us(text):
@@ -111,11 +113,12 @@ def _cpu_max(text):
 _PERIOD = count_between(1000, 1000000)
 # file -> the check of its value, as the kernel parses it
 RAW_VALUES = {
-    **dict.fromkeys(("memory.limit_in_bytes", "memory.soft_limit_in_bytes",
-                     "memory.memsw.limit_in_bytes", "memory.kmem.limit_in_bytes",
-                     "memory.kmem.tcp.limit_in_bytes"), _v1_size),
-    **dict.fromkeys(("memory.max", "memory.high", "memory.low", "memory.min",
-                     "memory.swap.max", "memory.swap.high"), parse_size),
+    **dict.fromkeys(("memory.limit_in_bytes", "memory.memsw.limit_in_bytes"), _v1(parse_memory)),
+    **dict.fromkeys(("memory.soft_limit_in_bytes", "memory.kmem.limit_in_bytes",
+                     "memory.kmem.tcp.limit_in_bytes"), _v1(parse_size)),
+    **dict.fromkeys(("memory.max", "memory.high"), parse_memory),
+    **dict.fromkeys(("memory.low", "memory.min", "memory.swap.max", "memory.swap.high"),
+                    parse_size),
     "cpu.shares": count_between(0, (1 << 64) - 1),
     "cpu.cfs_quota_us": _quota_us,
     "cpu.cfs_period_us": _PERIOD,

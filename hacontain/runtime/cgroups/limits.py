@@ -22,7 +22,8 @@ Q = CPUs x 100000 (microseconds of CPU time per 100 ms period), at most
 refused, as the kernel would. Sizes are below 2^63 (8 EiB); CPU numbers below
 8192 and memory nodes below 1024 (the most any Linux kernel supports; which
 of them this host has is checked against its cgroups, see keys.py); pids up to
-4194304 (PID_MAX_LIMIT). The shares
+4194304 (PID_MAX_LIMIT). A memory limit is at least 8 MiB and pids at least 4:
+with less no container can start (MIN_MEMORY, MIN_PIDS). The shares
 to weight formula is the one of the kernel/runc documentation; the inverse
 rounds up so that a weight survives the round trip through shares (shares do
 not: many map to one weight). A v1 swap limit needs the memory limit set
@@ -43,6 +44,9 @@ MAX_QUOTA_US = (1 << 44) - 1  # the kernel's max_cfs_runtime, in microseconds
 MAX_SIZE = (1 << 63) - 1
 MAX_CPU, MAX_NODE = 8191, 1023  # NR_CPUS and MAX_NUMNODES at their largest, less 1
 PID_MAX_LIMIT = 4 * 1024 * 1024
+# What starting a container takes in its cgroup: a memory limit below ~3 MiB or
+# pids below 3 (launch.py's processes) fail every start; these leave a margin.
+MIN_MEMORY, MIN_PIDS = 8 << 20, 4
 _SIZE = re.compile(r"(\d+)\s*([kmgt]?)", re.IGNORECASE | re.ASCII)
 _INTEGER = re.compile(r"-?[0-9]+")
 _RANGE = re.compile(r"(\d+)(?:-(\d+))?", re.ASCII)
@@ -86,10 +90,12 @@ def parse_size(text):
     return size
 
 
-def parse_positive_size(text):
+def parse_memory(text):
+    """A memory limit: at least MIN_MEMORY, or None for "max"."""
     size = parse_size(text)
-    if size == 0:
-        raise ValueError("0 would leave the container no memory at all")
+    if size is not None and size < MIN_MEMORY:
+        raise ValueError(f"{text.strip()!r}: a container needs at least {MIN_MEMORY >> 20} MiB "
+                         "(its first process, a fork of hacontain, is charged to it)")
     return size
 
 
@@ -112,9 +118,9 @@ def parse_count_or_max(text):
 
 
 def parse_pids(text):
-    """A process count (0..PID_MAX_LIMIT, as pids.max takes); None for "max"."""
+    """A process count (MIN_PIDS..PID_MAX_LIMIT); None for "max"."""
     text = text.strip()
-    return None if text == "max" else count_between(0, PID_MAX_LIMIT)(text)
+    return None if text == "max" else count_between(MIN_PIDS, PID_MAX_LIMIT)(text)
 
 
 def parse_cpus(text):
@@ -325,7 +331,7 @@ def _table():
     weight = count_between(1, 10000)
     size_throttle, count_throttle = throttle_parser(parse_size), throttle_parser(parse_count_or_max)
     limits = [
-        Limit("memory", "memory", parse_positive_size, _memory_v1, memory_v2,
+        Limit("memory", "memory", parse_memory, _memory_v1, memory_v2,
               lambda f: _text(_v1_bytes(f.read("memory.limit_in_bytes"))), memory_from_v2),
         Limit("swap", "memory", parse_size, _swap_v1, swap_v2, _swap_from_v1, swap_from_v2),
         Limit("cpu.weight", "cpu", weight,
