@@ -3,51 +3,73 @@ time its action has left: Pacemaker counts an action that overruns its
 timeout as failed and kills the agent's process group, which the command run
 inside is not part of (it has a session of its own).
 
-An interval timer interrupts the call; what the call forked (the attach
-helper and the command inside) is killed and reaped before Timeout is raised.
+The call runs in a forked worker; at the deadline the worker and everything
+it forked (the attach helper and the command inside) are killed, and nothing
+else: not the container's own processes, even when the agent started them.
 """
 
+import json
 import os
+import select
 import signal
 
-from hacontain.errors import Timeout
-
-
-class _Expired(BaseException):
-    """Raised by the timer's signal handler, out of whatever the call waits in."""
+from hacontain import errors
 
 
 def run_within(seconds, function, what):
-    """function()'s result; Timeout naming `what` when it takes more than `seconds`."""
-    def expire(signum, frame):
-        raise _Expired()
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.01))
+    """function()'s result (JSON-able), or the HacontainError it raised; Timeout naming
+    `what` when it takes more than `seconds`."""
+    read_end, write_end = os.pipe()
+    worker = os.fork()
+    if worker == 0:
+        os.close(read_end)
+        _work(function, write_end)
+    os.close(write_end)
     try:
-        return function()
-    except _Expired:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        _kill_descendants()
-        raise Timeout(f"{what} did not finish within {seconds:.1f} s: killed") from None
+        pidfd = os.pidfd_open(worker)
+        try:
+            poller = select.poll()
+            poller.register(pidfd, select.POLLIN)
+            finished = bool(poller.poll(max(seconds, 0.0) * 1000))
+        finally:
+            os.close(pidfd)
+        if not finished:
+            _kill_tree(worker)
+            raise errors.Timeout(f"{what} did not finish within {seconds:.1f} s: killed")
+        with os.fdopen(read_end, "rb", closefd=False) as pipe:
+            reply = pipe.read()
+        os.waitpid(worker, 0)
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        os.close(read_end)
+    kind, value = json.loads(reply) if reply else ("HacontainError", f"{what}: no answer")
+    if kind == "result":
+        return value
+    raise errors.rebuild(kind, value)
 
 
-def _kill_descendants():
-    """SIGKILL every process descended from this one (deepest first, so none is
-    re-parented before its turn), then reap this process's own children."""
-    family = _descendants(os.getpid())
-    for pid in reversed(family):
+def _work(function, pipe):
+    """In the worker: run `function`, send back its result or error. Never returns."""
+    try:
+        reply = ("result", function())
+    except errors.HacontainError as exc:
+        reply = (type(exc).__name__, str(exc))
+    except BaseException as exc:              # nothing may escape a forked child
+        reply = ("HacontainError", f"{type(exc).__name__}: {exc}")
+    try:
+        os.write(pipe, json.dumps(reply).encode())
+    finally:
+        os._exit(0)
+
+
+def _kill_tree(root):
+    """SIGKILL `root` and every process descended from it (deepest first, so none is
+    re-parented before its turn), then reap `root`."""
+    for pid in reversed([root] + _descendants(root)):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    while True:
-        try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            return
+    os.waitpid(root, 0)
 
 
 def _descendants(root):

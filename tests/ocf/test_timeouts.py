@@ -92,29 +92,47 @@ def test_a_config_larger_than_the_limit_is_refused_unread(container, tmp_path, r
 
 
 
-def test_run_within_kills_and_reaps_what_the_call_forked():
-    """In a session of its own: run_within kills every descendant of the caller."""
+def test_run_within_kills_what_the_call_forked_and_nothing_else():
+    """In a session of its own: the call's processes die at the deadline; a child the
+    caller had before (as start has the container's console holder) lives on."""
     import subprocess
     import sys
     script = """
-import os, subprocess, time
+import subprocess, time
 from hacontain.errors import Timeout
 from hacontain.ocf.deadline import run_within
+before = subprocess.Popen(["sleep", "600"])
 started = time.monotonic()
-shell = ["/bin/sh", "-c", "sleep 600 & sleep 600; wait"]
-try:                                      # forked and waited for as attach does
-    run_within(0.5, lambda: os.waitpid(subprocess.Popen(shell).pid, 0), "the sleepers")
+try:
+    run_within(0.5, lambda: subprocess.run(["/bin/sh", "-c", "sleep 601 & sleep 601; wait"]),
+               "the sleepers")
 except Timeout as exc:
     print(exc, round(time.monotonic() - started, 1))
+print(before.poll(), flush=True)
+before.kill()
+before.wait()
 """
     caller = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True, start_new_session=True)
     out, err = caller.communicate(timeout=60)
     assert "the sleepers did not finish within 0.5 s: killed" in out, err
-    assert float(out.split()[-1]) < 5.0
+    took, still_running = out.split()[-2:]
+    assert float(took) < 5.0
+    assert still_running == "None", "the caller's own child was killed"
     session = subprocess.run(["pgrep", "-s", str(caller.pid)], capture_output=True, text=True)
     running = [pid for pid in session.stdout.split() if _state(pid) not in ("Z", None)]
     assert running == [], "left running in the caller's session"   # zombies: killed, init reaps
+
+
+def test_run_within_returns_the_result_or_the_error():
+    from hacontain.errors import StateError
+    from hacontain.ocf.deadline import run_within
+    assert run_within(5, lambda: 42, "answer") == 42
+
+    def fails():
+        raise StateError("container x is not running")
+    with pytest.raises(StateError, match="container x is not running"):
+        run_within(5, fails, "failing")
 
 
 def _state(pid):
