@@ -39,6 +39,7 @@ DEFAULT_ESCAPE = b"\x01q"                 # Ctrl-a q, as lxc-console
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20,
                "mb": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}
 _PR_SET_CHILD_SUBREAPER = 36
+STARTUP_NICE = 10         # the holder's priority while its interpreter starts (see exec_holder)
 _PROGRAM = ("import sys; sys.path[:0] = [sys.argv[1]]; "
             "from hacontain.runtime.console_holder import serve; serve(sys.argv[2:])")
 
@@ -143,15 +144,19 @@ def become_subreaper(prctl):
     prctl(_PR_SET_CHILD_SUBREAPER, 1, what="prctl(PR_SET_CHILD_SUBREAPER)")
 
 
-def exec_holder(spec, fds, started, name):
+def exec_holder(spec, fds, started, name, second):
     """In the forked holder: wait until `started` (a pipe the init holds open
-    until it execs or dies) reaches EOF, reap the other children, then exec
-    the holder program with `fds` (log, listening socket, channel)."""
+    until it execs or dies) reaches EOF, reap the second child (pid `second`;
+    the init, its orphan, is left for the program), then exec the holder
+    program with `fds` (log, listening socket, channel)."""
     import sys
     while os.read(started, 1):
         pass
     os.close(started)
-    _reap_all()
+    try:
+        os.waitpid(second, 0)
+    except ChildProcessError:
+        pass
     for fd in fds:
         os.set_inheritable(fd, True)
     keep = {0, 1, 2, *fds}
@@ -162,18 +167,10 @@ def exec_holder(spec, fds, started, name):
             except OSError:
                 pass
     package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    os.nice(STARTUP_NICE)             # the interpreter's start-up yields to the caller's
     os.execv(sys.executable, [
         sys.executable, "-S", "-I", "-c", _PROGRAM, package_root, name, *map(str, fds),
         spec.log, str(spec.log_size), "1" if spec.rotate else "0", spec.exit_file, spec.socket])
-
-
-def _reap_all():
-    while True:
-        try:
-            if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                return
-        except ChildProcessError:
-            return
 
 
 # -- the client: hacontain console, start -F, start's and info's reports -------
@@ -290,6 +287,17 @@ def tail(path, lines=10, limit=16384):
         return ""
     text = data.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
     return "\n".join(text.rstrip("\n").split("\n")[-lines:])
+
+
+def reap(pid):
+    """Collect the exit status of holder `pid` if it is this process's child (a caller
+    that started the container and lives on): no zombie is left."""
+    if pid is None:
+        return
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
 
 
 def wait_gone(pid, start_time, timeout):

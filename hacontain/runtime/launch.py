@@ -1,24 +1,25 @@
 """Starting a container's init: the parent side and the child side.
 
-    parent ──fork──> first child: enter cgroup, open the console log and socket
-                        └──fork──> console holder: setsid, child subreaper
-                                      └──fork──> second child: unshare namespaces
-                                                    └──fork──> container init (PID 1)
-                                                               builds its filesystem,
-                                                               pivots, waits for "exec",
-                                                               execs the init
+    parent ──fork──> first child, the console holder: setsid, enter the cgroup,
+                     child subreaper, open the console log and socket
+                        └──fork──> second child: unshare the namespaces
+                                      └──fork──> container init (PID 1)
+                                                 builds its filesystem, pivots,
+                                                 waits for "exec", execs the init
 
-The first child exits at once (unless `foreground`), and so does the second
-once the init is forked: the init's parent is the console holder
-(runtime/console.py), in a session of its own, so killing the caller, or its
-whole process group, never kills the container; the holder keeps the
-terminals' masters, logs the console and records how the init ended. The
-first child enters the container's cgroup before any fork, so nothing can
-escape it. The init builds its filesystem (in its own mount namespace:
-nothing shows outside) while the parent records state and sets up
+The second child exits once the init is forked, so the init's parent is the
+console holder (runtime/console.py), in a session of its own: killing the
+caller, or its whole process group, never kills the container; the holder
+keeps the terminals' masters, logs the console, records how the init ended
+and exits with it. It enters the container's cgroup before any fork, so
+nothing can escape it. The init builds its filesystem (in its own mount
+namespace: nothing shows outside) while the parent records state and sets up
 networking, and execs only on the parent's "exec"; if the parent dies first,
 the pipe's EOF ends it. A close-on-exec pipe reports any failure before exec;
 its EOF means the init command is running.
+
+The holder is the caller's child: a caller that lives on (a test, a daemon)
+reaps it when it stops the container (Container._cleanup).
 """
 
 import json
@@ -101,8 +102,6 @@ class Launch:
             raise
         finally:
             os.close(pid_r)
-        if not plan.foreground:
-            os.waitpid(self.first_child, 0)
 
     def _map_ids(self, pid_r):
         """Write the maps of the user namespace the second child made, then let it go on."""
@@ -178,8 +177,7 @@ class Launch:
             os.kill(self.pid, signal.SIGKILL)
         except (ProcessLookupError, AttributeError):
             pass
-        if self.plan.foreground:
-            _reap(self.first_child)
+        _reap(self.first_child)           # the console holder, which ends with the init
         self._close()
 
     def wait(self):
@@ -252,56 +250,61 @@ def _fork_into(cgroup):
 
 
 def _first_child(plan, cgroup, in_v2, fds):
-    """Runs in the forked child; never returns."""
+    """The console holder, until it execs its program (console.exec_holder) once the
+    init has exec'd (`started_r`'s EOF: the init holds the other end); never returns.
+
+    It forks the second child as soon as it can and lets go of the start's pipes at
+    once: the start never waits for it.
+    """
     sync_r, sync_w, err_r, err_w, pid_r, pid_w = fds
     try:
         for fd in (sync_w, err_r, pid_r):
             os.close(fd)
+        os.setsid()
         if cgroup is not None:
             cgroup.join_self(in_v2)
-        to_holder, to_init = console.channel()
-        started_r, started_w = os.pipe2(os.O_CLOEXEC)
-        holder = os.fork()
-        if holder == 0:
-            _holder(plan, (sync_r, err_w, pid_w, to_init, started_w), to_holder, started_r)
-        for fd in (sync_r, err_w, pid_w, to_holder, to_init, started_r, started_w):
-            os.close(fd)
-        if not plan.foreground:
-            os._exit(0)
-        _, status = os.waitpid(holder, 0)
-        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
-    except BaseException as exc:  # report everything: nothing may escape a forked child
-        _report(err_w, exc)
-        os._exit(1)
-
-
-def _holder(plan, fds, to_holder, started_r):
-    """The console holder, until it execs its program (console.exec_holder) once the
-    init has exec'd (`started_r`'s EOF: the init holds the other end); never returns.
-    It forks the second child first: the rest is off the start's critical path."""
-    sync_r, err_w, pid_w, to_init, started_w = fds
-    try:
         console.become_subreaper(libc.prctl)
-        second = os.fork()
-        if second == 0:
-            os.close(started_r)
-            _second_child(plan, fds)
-        for fd in (sync_r, pid_w, to_init, started_w):
-            os.close(fd)
-        console.detach_stdio()            # the caller may wait for its pipes' EOF
-        os.setsid()
         # Opened as host root: the container's root of a user namespace may not reach them.
         log = os.open(plan.console.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
                       0o640)
         listener = console.listen(plan.console.socket)
-        os.close(err_w)
-        err_w = None
-        console.exec_holder(plan.console, (log, listener, to_holder), started_r,
-                            os.path.basename(os.path.dirname(plan.console.socket)))
+        to_holder, to_init = console.channel()
+        started_r, started_w = os.pipe2(os.O_CLOEXEC)
+        second = os.fork()
+        if second == 0:
+            for fd in (started_r, log, listener, to_holder):
+                os.close(fd)
+            _second_child(plan, (sync_r, err_w, pid_w, to_init, started_w))
     except BaseException as exc:  # report everything: nothing may escape a forked child
-        if err_w is not None:
-            _report(err_w, exc)
-    os._exit(1)
+        _report(err_w, exc)
+        os._exit(1)
+    for fd in (sync_r, err_w, pid_w, to_init, started_w):
+        os.close(fd)
+    try:
+        _leave_v2_cgroup_root(cgroup)
+        console.detach_stdio()            # the caller may wait for its pipes' EOF
+        console.exec_holder(plan.console, (log, listener, to_holder), started_r,
+                            os.path.basename(os.path.dirname(plan.console.socket)), second)
+    finally:
+        os._exit(1)                       # the container runs on without its console
+
+
+def _leave_v2_cgroup_root(cgroup):
+    """Move the holder into the leaf attach uses below the container's v2 cgroup: no
+    process may sit in a v2 cgroup whose controllers are enabled for its children,
+    which a systemd guest does. Off the start's path: the write waits for an RCU
+    grace period. A failure leaves it where it is."""
+    directory = cgroup.v2_dir() if cgroup is not None else None
+    if directory is None:
+        return
+    from hacontain.runtime.cgroups.v2 import ATTACH_LEAF
+    leaf = os.path.join(directory, ATTACH_LEAF)
+    try:
+        os.makedirs(leaf, exist_ok=True)
+        with open(os.path.join(leaf, "cgroup.procs"), "w", encoding="ascii") as handle:
+            handle.write(str(os.getpid()))
+    except OSError:
+        pass
 
 
 def _second_child(plan, fds):
