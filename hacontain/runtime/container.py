@@ -68,6 +68,7 @@ class Container:
         """check()'s work but the network's host checks (start makes them after the
         fork, see _make_network); returns (interfaces, containment, cgroup), so start
         builds them once."""
+        from hacontain.runtime.rootfs import check_bind_sources
         from hacontain.runtime.security import containment, idmap
         interfaces = self._interfaces(config)
         rootfs = self._rootfs(config)
@@ -76,6 +77,7 @@ class Container:
             raise NotFound(f"container {self.name}: init command {init} not found in rootfs "
                            f"{rootfs} (is its volume mounted on this node?)")
         _check_systemd_needs(config, rootfs, init)
+        check_bind_sources(config.mounts)
         cgroup = self._cgroup(config)
         try:
             cgroup.validate(self._limits(config), self._devices(config))

@@ -172,6 +172,15 @@ def mount_entry(rootfs, entry):
                           origin.path, origin.line, origin.key) from None
 
 
+def check_bind_sources(mounts):
+    """Raise ConfigError at the line of a bind mount whose source this node lacks (what
+    mount_entry would find only in the starting container); optional ones may lack it."""
+    for entry in mounts:
+        flags, _, own = split_options(entry.options)
+        if flags & libc.MS_BIND and "optional" not in own and not os.path.exists(entry.source):
+            raise entry.origin.error(f"bind source {entry.source} does not exist on this node")
+
+
 def _create_target(target, entry, own):
     if os.path.lexists(target):
         return

@@ -95,6 +95,8 @@ CONFIG_CASES = [
     (["lxc.idmap = u 0 \u0661 65536"], NODE_LOCAL),
     (["lxc.rootfs.pth = /srv/x"], NODE_LOCAL),
     (["lxc.include = /nonexistent/common.conf"], NODE_LOCAL),
+    (["lxc.mount.entry = /nonexistent/data data none bind,create=dir 0 0"], NODE_LOCAL),
+    (["lxc.mount.entry = /nonexistent/data data none bind,create=dir,optional 0 0"], OK),
 ]
 
 
