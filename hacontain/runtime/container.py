@@ -162,7 +162,9 @@ class Container:
         """Connect this terminal to the console (tty 0) or tty `tty` of the running
         container until the escape key or its end; terminal.ESCAPED or CLOSED."""
         from hacontain.runtime import console
-        self._require_running()
+        from hacontain.runtime.status import FROZEN
+        if self._require_running().name == FROZEN:   # its console holder is frozen with it
+            raise StateError(f"container {self.name} is FROZEN: unfreeze it to use its console")
         return console.attach(statefile.directory(self.name), self.name, tty,
                               escape or console.DEFAULT_ESCAPE)
 

@@ -148,6 +148,17 @@ def test_tty_is_handed_over_one_client_at_a_time(make_container):
     assert again.wait() == 0
 
 
+def test_console_of_a_frozen_container_is_refused(make_container):
+    container = make_container()
+    container.start()
+    container.freeze()
+    try:
+        frozen = hacontain("console", container.name, check=False)
+        assert frozen.returncode == 1 and "is FROZEN: unfreeze it" in frozen.stderr
+    finally:
+        container.unfreeze()
+
+
 def test_an_init_that_closes_its_descriptors_still_has_a_console(make_container):
     container = make_container([
         "lxc.init.cmd = /bin/sh -c 'exec 0<&- 1>&- 2>&-; echo reopened > /dev/console; "
