@@ -73,12 +73,13 @@ def tracking_dir(own):
 
 
 def boot_state(name, lxcpath, timeout=180):
-    """`systemctl is-system-running --wait` inside, asked again while systemd's socket
-    is not there yet (the init has only just exec'd); its CompletedProcess."""
+    """`systemctl is-system-running --wait` inside, asked again while systemd is not up
+    enough to answer (no socket yet, or "offline": the init has only just exec'd);
+    its CompletedProcess."""
     deadline = time.monotonic() + timeout
     while True:
         state = attach(name, lxcpath, "systemctl", "is-system-running", "--wait")
-        if state.stdout.strip() or time.monotonic() > deadline:
+        if state.stdout.strip() not in ("", "offline") or time.monotonic() > deadline:
             return state
         time.sleep(0.1)
 
