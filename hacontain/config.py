@@ -91,7 +91,8 @@ MAX_FILE_BYTES = 1 << 20
 MAX_ENV_ENTRY = 32 * 4096 - 1
 MAX_ENV_TOTAL = 1 << 20
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_HOSTNAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+# compiled at first use (re caches it): a start without lxc.uts.name compiles nothing
+_HOSTNAME = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 
 
 class Entry(Record):
@@ -522,7 +523,7 @@ def _as_rootfs(entry):
 
 
 def _as_hostname(entry):
-    if not _HOSTNAME_RE.match(entry.value) or len(entry.value) > 64:
+    if not re.fullmatch(_HOSTNAME, entry.value) or len(entry.value) > 64:
         raise entry.error(f"invalid host name {entry.value!r}")
     return entry.value
 

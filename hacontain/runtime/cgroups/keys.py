@@ -17,7 +17,7 @@ from hacontain.runtime.cgroups.limits import (LIMITS, MAX_CPU, MAX_NODE, MAX_QUO
                                               parse_pids, parse_size)
 
 V1_PREFIX, V2_PREFIX, LIMIT_PREFIX = "lxc.cgroup.", "lxc.cgroup2.", "hacontain.limit."
-_FILE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+_FILE = r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+"  # compiled at first use: not by a start without keys
 # files hacontain manages itself: writable through its own API only
 MANAGED = frozenset({
     "cgroup.procs", "cgroup.threads", "cgroup.kill", "cgroup.freeze", "cgroup.subtree_control",
@@ -68,7 +68,7 @@ def parse_key(text, writing=True):
     else:
         raise ConfigError(f"not a cgroup key (expected {V1_PREFIX}FILE, {V2_PREFIX}FILE "
                           f"or {LIMIT_PREFIX}NAME)", key=text)
-    if not _FILE.match(file):
+    if not re.fullmatch(_FILE, file):
         raise ConfigError(f"{file!r} is not a cgroup control file name", key=text)
     if writing and file.startswith("devices."):
         raise ConfigError("device rules are a policy of their own, not a limit: pass them as "

@@ -47,10 +47,9 @@ PID_MAX_LIMIT = 4 * 1024 * 1024
 # What starting a container takes in its cgroup: a memory limit below ~3 MiB or
 # pids below 3 (launch.py's processes) fail every start; these leave a margin.
 MIN_MEMORY, MIN_PIDS = 8 << 20, 4
-_SIZE = re.compile(r"(\d+)\s*([kmgt]?)", re.IGNORECASE | re.ASCII)
-_INTEGER = re.compile(r"-?[0-9]+")
-_RANGE = re.compile(r"(\d+)(?:-(\d+))?", re.ASCII)
-_DEVICE = re.compile(r"(\d+):(\d+)", re.ASCII)
+# Patterns compiled at first use (re caches them): a start without limits compiles none.
+_SIZE = r"([0-9]+)\s*([kmgt]?)"
+_DEVICE = r"[0-9]+:[0-9]+"
 MEMSW = "memory.memsw.limit_in_bytes"
 SWAP_NEEDS_MEMORY = ("on cgroup v1 a swap limit needs hacontain.limit.memory set before it "
                      "(memory.memsw.limit_in_bytes = memory + swap)")
@@ -81,7 +80,7 @@ def parse_size(text):
     text = text.strip()
     if text == "max":
         return None
-    match = _SIZE.fullmatch(text)
+    match = re.fullmatch(_SIZE, text, re.IGNORECASE)
     if not match:
         raise ValueError(f"{text!r} is not a size (bytes with an optional K/M/G/T suffix, or max)")
     size = int(match.group(1)) * _SUFFIX[match.group(2).lower()]
@@ -101,13 +100,18 @@ def parse_memory(text):
 
 def count_between(low, high):
     def parse(text):
-        if not _INTEGER.fullmatch(text.strip()):
+        if not _digits(text.strip().removeprefix("-")):
             raise ValueError(f"{text!r} is not a whole number")
         value = int(text.strip())
         if not low <= value <= high:
             raise ValueError(f"{value} is outside {low}..{high}")
         return value
     return parse
+
+
+def _digits(text):
+    """Whether `text` is one or more of the ASCII digits 0-9 (str.isdigit takes any script's)."""
+    return text.isascii() and text.isdigit()
 
 
 def parse_count_or_max(text):
@@ -156,11 +160,11 @@ def members(text, most=MAX_CPU):
     """The numbers of a list like "0-3,6"; ValueError when it is not one (up to `most`)."""
     numbers = set()
     for part in text.split(","):
-        match = _RANGE.fullmatch(part)
-        if not match:
+        low, dash, high = part.partition("-")
+        if not _digits(low) or (dash and not _digits(high)):
             raise ValueError(f"{text!r} is not a list like 0-3,6")
-        first = int(match.group(1))
-        last = first if match.group(2) is None else int(match.group(2))
+        first = int(low)
+        last = int(high) if dash else first
         if last < first:
             raise ValueError(f"{text!r}: the range {part} goes down")
         if last > most:
@@ -173,7 +177,7 @@ def throttle_parser(value_parser):
     """ "MAJ:MIN VALUE" -> (device, amount or None for max)."""
     def parse(text):
         words = text.split()
-        if len(words) != 2 or not _DEVICE.fullmatch(words[0]):
+        if len(words) != 2 or not re.fullmatch(_DEVICE, words[0]):
             raise ValueError(f"{text!r} is not 'MAJOR:MINOR VALUE'")
         return words[0], value_parser(words[1])
     return parse
