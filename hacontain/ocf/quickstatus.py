@@ -25,6 +25,7 @@ from hacontain import paths
 from hacontain.sys import proc
 
 RUNNING, STOPPED = "running", "stopped"
+MAX_CONFIG_BYTES = 1 << 20                   # config.MAX_FILE_BYTES (config imports re)
 NOT_RUNNING = 7                              # OCF_NOT_RUNNING
 
 
@@ -76,12 +77,13 @@ def _no_cgroup(name, lxcpath, environ):
     None for os.environ)."""
     config = (environ or {}).get("OCF_RESKEY_config", "").strip() or f"{lxcpath}/{name}/config"
     try:
-        with open(config, "rb") as handle:
-            text = handle.read()
+        text = _read_regular(config)
     except FileNotFoundError:
         text = b""                          # no config: the default parent
     except OSError:
         return False
+    if text is None:
+        return False                        # no regular file: the agent says why
     if b"hacontain.cgroup.parent" in text or b"lxc.include" in text:
         keys = (b"hacontain.cgroup.parent", b"lxc.include")
         if any(line.lstrip().startswith(keys) for line in text.split(b"\n")):
@@ -100,6 +102,28 @@ def _no_cgroup(name, lxcpath, environ):
     except OSError:
         pass
     return False
+
+
+def _read_regular(path):
+    """The bytes of the regular file at `path` (at most MAX_CONFIG_BYTES), else None:
+    opened without blocking (a FIFO) and never read unless regular (/dev/zero)."""
+    from posix import O_CLOEXEC, O_NONBLOCK, O_RDONLY, close, fstat, read
+    from posix import open as open_fd
+    fd = open_fd(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+    try:
+        info = fstat(fd)
+        if info.st_mode & 0o170000 != 0o100000 or info.st_size > MAX_CONFIG_BYTES:
+            return None
+        chunks, size = [], 0
+        while size <= MAX_CONFIG_BYTES:
+            chunk = read(fd, MAX_CONFIG_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks) if size <= MAX_CONFIG_BYTES else None
+    finally:
+        close(fd)
 
 
 def not_running(name, lxcpath=None):

@@ -141,3 +141,25 @@ def _state(pid):
             return handle.read().rsplit(")", 1)[1].split()[0]
     except FileNotFoundError:
         return None
+
+
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero"])
+def test_a_config_parameter_that_is_no_regular_file_ends_every_action(run_agent, lxcpath,
+                                                                      rundir, tmp_path,
+                                                                      special):
+    """The depth-0 fast path reads the config too: never blocked by a FIFO, never
+    reading /dev/zero; the container is not running there (7), and unusable (2)."""
+    if special == "fifo":
+        special = str(tmp_path / "config.fifo")
+        os.mkfifo(special)
+    run = run_agent(name="absent", lxcpath=str(lxcpath), config=special)
+    for extra in ({}, {"OCF_RESKEY_CRM_meta_interval": "0"}):
+        assert run("monitor", **extra).returncode == 7
+    assert run("stop").returncode == 0
+    assert run("validate-all").returncode == 2
+
+
+def test_the_fast_path_reads_no_more_config_than_the_parser():
+    from hacontain.config import MAX_FILE_BYTES
+    from hacontain.ocf.quickstatus import MAX_CONFIG_BYTES
+    assert MAX_CONFIG_BYTES == MAX_FILE_BYTES
