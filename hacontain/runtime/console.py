@@ -147,17 +147,18 @@ def become_subreaper(prctl):
 
 def exec_holder(spec, fds, started, name, second):
     """In the forked holder: wait until `started` (a pipe the init holds open
-    until it execs or dies) reaches EOF, reap the second child (pid `second`;
-    the init, its orphan, is left for the program), then exec the holder
+    until it execs or dies) reaches EOF, reap the second child (pid `second`,
+    if any; the init is left for the program), then exec the holder
     program with `fds` (log, listening socket, channel)."""
     import sys
     while os.read(started, 1):
         pass
     os.close(started)
-    try:
-        os.waitpid(second, 0)
-    except ChildProcessError:
-        pass
+    if second is not None:
+        try:
+            os.waitpid(second, 0)
+        except ChildProcessError:
+            pass
     for fd in fds:
         os.set_inheritable(fd, True)
     keep = {0, 1, 2, *fds}

@@ -270,11 +270,22 @@ def _first_child(plan, cgroup, in_v2, fds):
         listener = console.listen(plan.console.socket)
         to_holder, to_init = console.channel()
         started_r, started_w = os.pipe2(os.O_CLOEXEC)
-        second = os.fork()
-        if second == 0:
-            for fd in (started_r, log, listener, to_holder):
-                os.close(fd)
-            _second_child(plan, (sync_r, err_w, pid_w, to_init, started_w))
+        forward = (sync_r, err_w, pid_w, to_init, started_w)
+        second = None
+        if plan.idmap:                    # the holder stays host root: a second child unshares
+            second = os.fork()
+            if second == 0:
+                for fd in (started_r, log, listener, to_holder):
+                    os.close(fd)
+                _second_child(plan, forward)
+        else:                             # the init makes its own mount namespace (see there)
+            libc.unshare(plan.namespaces & ~libc.CLONE_NEWNS)
+            pid = os.fork()
+            if pid == 0:
+                for fd in (started_r, log, listener, to_holder, pid_w):
+                    os.close(fd)
+                _container_init(plan, forward, unshare_mounts=True)
+            os.write(pid_w, struct.pack("ii", pid, os.getpid()))
     except BaseException as exc:  # report everything: nothing may escape a forked child
         _report(err_w, exc)
         os._exit(1)
@@ -308,7 +319,8 @@ def _leave_v2_cgroup_root(cgroup):
 
 
 def _second_child(plan, fds):
-    """Unshares the namespaces and forks the init; never returns."""
+    """With a user namespace: unshares it, then the others, and forks the init (so the
+    holder, its parent, stays host root); never returns."""
     sync_r, err_w, pid_w, to_init, started_w = fds
     try:
         if plan.idmap:
@@ -321,7 +333,7 @@ def _second_child(plan, fds):
         pid = os.fork()
         if pid == 0:
             os.close(pid_w)
-            _container_init(plan, sync_r, err_w, to_init, started_w)
+            _container_init(plan, fds)
         os.write(pid_w, struct.pack("ii", pid, os.getppid()))
         os._exit(0)
     except BaseException as exc:  # report everything: nothing may escape a forked child
@@ -329,9 +341,16 @@ def _second_child(plan, fds):
         os._exit(1)
 
 
-def _container_init(plan, sync_r, err_w, to_holder, started_w):
-    """PID 1 of the new pid namespace: set up, then exec the init command."""
+def _container_init(plan, fds, unshare_mounts=False):
+    """PID 1 of the new pid namespace: set up, then exec the init command.
+
+    `unshare_mounts`: make its mount namespace here, not in its parent: the
+    parent is then the console holder, which stays in the host's (it execs its
+    program from there, and a pivot_root would move its root too)."""
+    sync_r, err_w, to_holder, started_w = fds[0], fds[1], fds[3], fds[4]
     try:
+        if unshare_mounts:
+            libc.unshare(libc.CLONE_NEWNS)
         os.setsid()
         root = plan.rootfs
         rootfs.make_private()
