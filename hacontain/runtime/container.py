@@ -78,6 +78,7 @@ class Container:
                            f"{rootfs} (is its volume mounted on this node?)")
         _check_systemd_needs(config, rootfs, init)
         check_bind_sources(config.mounts)
+        _check_console_log(config)
         cgroup = self._cgroup(config)
         try:
             cgroup.validate(self._limits(config), self._devices(config))
@@ -662,6 +663,21 @@ def _check_systemd_needs(config, rootfs, init):
             raise entry.error(message)
         raise ConfigError(message + " (no lxc.mount.auto is set)", config.path,
                           key="lxc.mount.auto")
+
+
+def _check_console_log(config):
+    """lxc.console.logfile, when it exists, must be a file the console holder can open
+    for writing without waiting: not a FIFO nobody reads, a socket or a directory."""
+    import stat
+    if config.console_logfile is None:
+        return
+    try:
+        mode = os.stat(config.console_logfile).st_mode
+    except FileNotFoundError:
+        return                                # made at start
+    if not (stat.S_ISREG(mode) or stat.S_ISCHR(mode)):
+        raise config.entry("lxc.console.logfile").error(
+            f"{config.console_logfile} is not a regular file (nor a device like /dev/null)")
 
 
 def _exists_inside(rootfs, path):

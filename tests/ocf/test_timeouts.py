@@ -163,3 +163,17 @@ def test_the_fast_path_reads_no_more_config_than_the_parser():
     from hacontain.config import MAX_FILE_BYTES
     from hacontain.ocf.quickstatus import MAX_CONFIG_BYTES
     assert MAX_CONFIG_BYTES == MAX_FILE_BYTES
+
+
+def test_a_console_log_that_is_a_fifo_is_refused_before_start_waits_on_it(container, tmp_path,
+                                                                          reasons):
+    """The console holder would wait to open a FIFO nobody reads until the start timeout."""
+    fifo = tmp_path / "console.fifo"
+    os.mkfifo(fifo)
+    ct, run = container([f"lxc.console.logfile = {fifo}"])
+    for action in ("validate-all", "start"):
+        result, took = timed(run, action, OCF_RESKEY_CRM_meta_timeout="20000")
+        assert result.returncode == 2, result.stderr
+        assert any("lxc.console.logfile" in reason for reason in reasons(result))
+        assert took < 5.0
+    assert not ct.status().present
