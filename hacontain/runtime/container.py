@@ -79,6 +79,7 @@ class Container:
         _check_systemd_needs(config, rootfs, init)
         check_bind_sources(config.mounts)
         _check_console_log(config)
+        _check_init_cwd(config, rootfs)
         cgroup = self._cgroup(config)
         try:
             cgroup.validate(self._limits(config), self._devices(config))
@@ -678,6 +679,22 @@ def _check_console_log(config):
     if not (stat.S_ISREG(mode) or stat.S_ISCHR(mode)):
         raise config.entry("lxc.console.logfile").error(
             f"{config.console_logfile} is not a regular file (nor a device like /dev/null)")
+
+
+def _check_init_cwd(config, rootfs):
+    """lxc.init.cwd must be a directory of the rootfs, unless a mount entry provides it
+    (a target is inside the container, or below the rootfs path as LXC allows)."""
+    cwd = config.init_cwd
+    if cwd is None:
+        return
+    top = rootfs.rstrip("/")
+    targets = [m.target[len(top):] if m.target.startswith(top + "/") else m.target
+               for m in config.mounts]
+    if any(f"{cwd.rstrip('/')}/".startswith(f"/{target.strip('/')}/") for target in targets):
+        return
+    from hacontain.runtime.rootfs import inside
+    if not os.path.isdir(inside(rootfs, cwd)):
+        raise config.entry("lxc.init.cwd").error(f"{cwd} is not a directory of rootfs {rootfs}")
 
 
 def _exists_inside(rootfs, path):

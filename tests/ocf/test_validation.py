@@ -97,6 +97,9 @@ CONFIG_CASES = [
     (["lxc.include = /nonexistent/common.conf"], NODE_LOCAL),
     (["lxc.mount.entry = /nonexistent/data data none bind,create=dir 0 0"], NODE_LOCAL),
     (["lxc.mount.entry = /nonexistent/data data none bind,create=dir,optional 0 0"], OK),
+    (["lxc.init.cwd = /nonexistent"], NODE_LOCAL),
+    (["lxc.init.cwd = /etc"], OK),
+    (["lxc.mount.entry = tmpfs srv/data tmpfs create=dir 0 0", "lxc.init.cwd = /srv/data"], OK),
 ]
 
 
