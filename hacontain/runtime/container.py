@@ -651,15 +651,18 @@ def _refuse_rootfs_in_use(rootfs, name):
 
 
 def _check_systemd_needs(config, rootfs, init):
-    """A systemd init exits at once without a cgroup hierarchy to run its units in:
-    refuse to start it without `lxc.mount.auto = cgroup...`, saying so."""
+    """A systemd init exits at once without a writable cgroup hierarchy to run its units
+    in: refuse to start it without `lxc.mount.auto = cgroup:mixed` (or rw), saying so."""
     from hacontain.runtime.rootfs import is_systemd
     from hacontain.runtime.security.cgroup_view import mode_of
-    if mode_of(config.mount_auto) is None and is_systemd(rootfs, init):
+    mode = mode_of(config.mount_auto)
+    if mode in (None, "ro") and is_systemd(rootfs, init):
         entry = config.entry("lxc.mount.auto")
-        message = (f"the init {init} is systemd, which needs /sys/fs/cgroup (\"Failed to mount "
-                   "API filesystems\" otherwise): add cgroup:mixed, e.g. lxc.mount.auto = "
-                   "cgroup:mixed proc:mixed sys:mixed")
+        needs = ("/sys/fs/cgroup (\"Failed to mount API filesystems\" otherwise)" if mode is None
+                 else "a writable /sys/fs/cgroup (\"Failed to create /init.scope control group: "
+                      "Read-only file system\" otherwise)")
+        message = (f"the init {init} is systemd, which needs {needs}: use cgroup:mixed, e.g. "
+                   "lxc.mount.auto = cgroup:mixed proc:mixed sys:mixed")
         if entry is not None:
             raise entry.error(message)
         raise ConfigError(message + " (no lxc.mount.auto is set)", config.path,

@@ -38,6 +38,9 @@ def test_systemd_without_a_cgroup_mount_is_refused_at_the_mount_auto_line(rootfs
     with pytest.raises(ConfigError) as caught:
         _check_systemd_needs(load(str(config)), str(rootfs), "/sbin/init")
     assert str(caught.value).startswith(f"{config}:2: lxc.mount.auto: the init /sbin/init is systemd")
+    config.write_text("lxc.mount.auto = proc:mixed\nlxc.mount.auto = cgroup:ro sys:ro\n")
+    with pytest.raises(ConfigError, match=r"^.*config:2: lxc.mount.auto: .* needs a writable"):
+        _check_systemd_needs(load(str(config)), str(rootfs), "/sbin/init")
     config.write_text("lxc.uts.name = c1\n")
     with pytest.raises(ConfigError, match=r"no lxc.mount.auto is set"):
         _check_systemd_needs(load(str(config)), str(rootfs), "/sbin/init")
