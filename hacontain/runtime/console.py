@@ -1,15 +1,14 @@
 """The console holder: a small per-container process that keeps the pseudo-terminal
 masters of /dev/console and the ttys, logs the console and serves `hacontain console`.
 
-    start ──fork──> holder (own session, subreaper) ──fork──> second child ──fork──> init
+    start ──fork──> holder (own session, subreaper) ──fork──> init
 
-The holder is the init's parent (a child subreaper: the second child, which
-unshares the namespaces, exits once the init is forked), so it outlives every
-file descriptor the guest's init closes (systemd closes all it inherited),
-collects the init's exit status into RUNDIR/NAME/exit, and exits when the init
-does. It lives in the container's cgroup (on v2 in its attach leaf; stop kills
-whatever is left there) and in the host's namespaces, in a session of its own:
-killing the starting process or its process group leaves it alone. Once the init runs, it execs a fresh
+The holder is the init's parent (see launch.py), so it outlives every file
+descriptor the guest's init closes (systemd closes all it inherited), collects
+the init's exit status into RUNDIR/NAME/exit, and exits when the init does. It
+lives in the container's cgroup (on v2 in its attach leaf; stop kills whatever
+is left there), in the host's mount and pid namespaces, in a session of its
+own: killing the starting process or its process group leaves it alone. Once the init runs, it execs a fresh
 `python -S -I` running console_holder.py, which loads C modules only.
 
 The console's output goes to the console log, bounded by `lxc.console.size`

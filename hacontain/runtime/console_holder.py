@@ -22,6 +22,7 @@ _O_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
 def serve(argv):
     """The holder's main loop (argv from console.exec_holder); exits with the init's
     exit code (128 + the signal that killed it)."""
+    os.setpriority(os.PRIO_PROCESS, 0, 0)  # started at STARTUP_NICE (console.exec_holder)
     log_fd, listen_fd, channel_fd = map(int, argv[1:4])
     log = _Log(log_fd, argv[4], int(argv[5]), argv[6] == "1")
     os._exit(_Holder(log, listen_fd, channel_fd, argv[7], argv[8]).run())

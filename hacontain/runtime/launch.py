@@ -1,22 +1,25 @@
 """Starting a container's init: the parent side and the child side.
 
     parent ──fork──> first child, the console holder: setsid, enter the cgroup,
-                     child subreaper, open the console log and socket
-                        └──fork──> second child: unshare the namespaces
-                                      └──fork──> container init (PID 1)
-                                                 builds its filesystem, pivots,
-                                                 waits for "exec", execs the init
+                     child subreaper, open the console log and socket,
+                     unshare all namespaces but the mount namespace
+                        └──fork──> container init (PID 1): unshare the mount
+                                   namespace, build its filesystem, pivot,
+                                   wait for "exec", exec the init
 
-The second child exits once the init is forked, so the init's parent is the
-console holder (runtime/console.py), in a session of its own: killing the
-caller, or its whole process group, never kills the container; the holder
-keeps the terminals' masters, logs the console, records how the init ended
-and exits with it. It enters the container's cgroup before any fork, so
-nothing can escape it. The init builds its filesystem (in its own mount
-namespace: nothing shows outside) while the parent records state and sets up
-networking, and execs only on the parent's "exec"; if the parent dies first,
-the pipe's EOF ends it. A close-on-exec pipe reports any failure before exec;
-its EOF means the init command is running.
+With a user namespace a second child between the two unshares it and the
+others and forks the init, so the holder stays host root; it exits at once,
+and the holder, a child subreaper, becomes the init's parent. The holder
+(runtime/console.py) is in a session of its own: killing the caller, or its
+whole process group, never kills the container; it keeps the terminals'
+masters, logs the console, records how the init ended and exits with it. It
+stays in the host's mount namespace (it execs its program from there, and the
+init's pivot_root would move its root too). It enters the container's cgroup
+before any fork, so nothing can escape it. The init builds its filesystem
+(in its own mount namespace: nothing shows outside) while the parent records
+state and sets up networking, and execs only on the parent's "exec"; if the
+parent dies first, the pipe's EOF ends it. A close-on-exec pipe reports any
+failure before exec; its EOF means the init command is running.
 
 The holder is the caller's child: a caller that lives on (a test, a daemon)
 reaps it when it stops the container (Container._cleanup).
