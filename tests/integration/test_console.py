@@ -6,9 +6,11 @@ import fcntl
 import os
 import pty
 import select
+import shutil
 import signal
 import struct
 import subprocess
+import tempfile
 import termios
 import time
 
@@ -123,6 +125,36 @@ def test_console_is_interactive_follows_the_window_size_and_detaches(make_contai
     again.expect(b"got:back")
     again.send(b"\x02q")
     assert again.wait() == 0
+
+
+def test_console_of_a_user_namespace_container(make_container):
+    """With lxc.idmap the holder stays host root (a second child makes the user
+    namespace) and the console works the same."""
+    container = make_container(["lxc.idmap = u 0 100000 65536", "lxc.idmap = g 0 100000 65536"])
+    with_inittab(container, f"::respawn:/bin/sh -c '{ECHO_LOOP}' console")
+    place = tempfile.mkdtemp(prefix="hacontain-userns-", dir="/tmp")  # passable by uid 100000
+    try:
+        os.chmod(place, 0o711)
+        rootfs = os.path.join(place, "rootfs")
+        shutil.move(os.path.join(container.directory, "rootfs"), rootfs)
+        with open(os.path.join(container.directory, "config"), "a", encoding="utf-8") as handle:
+            handle.write(f"lxc.rootfs.path = {rootfs}\n")
+        hacontain("shift-rootfs", container.name)
+        container.start()
+        wait_in_log(container, b"console-ready")
+        state = container.status().state
+        assert os.stat(f"/proc/{state.holder}").st_uid == 0
+        assert os.stat(f"/proc/{state.pid}").st_uid == 100000
+        term = Terminal("console", container.name)
+        term.expect(b"detach")
+        term.wait_raw()
+        term.send(b"mapped\n")
+        term.expect(b"got:mapped")
+        term.send(b"\x01q")
+        assert term.wait() == 0
+    finally:
+        container.stop(timeout=0, kill=True)
+        shutil.rmtree(place)
 
 
 def test_tty_is_handed_over_one_client_at_a_time(make_container):
@@ -276,6 +308,17 @@ def test_console_log_is_bounded(make_container, rotate):
     assert os.path.exists(log + ".1") == (rotate == "1")
     if rotate == "1":
         assert os.path.getsize(log + ".1") <= 4096
+
+
+def test_console_logfile_is_honoured(make_container, tmp_path):
+    log = tmp_path / "custom-console.log"
+    container = make_container([f"lxc.console.logfile = {log}",
+                                "lxc.init.cmd = /bin/sh -c 'echo to-custom; exec sleep 1000'"])
+    container.start()
+    assert container.info()["console_log"] == str(log)
+    wait_in_log(container, b"to-custom")
+    container.stop(timeout=5)
+    assert b"to-custom" in log.read_bytes()
 
 
 def test_bad_console_size_names_the_line(make_container):
