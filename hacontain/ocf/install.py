@@ -31,9 +31,7 @@ def install_agent(root="/"):
 
 def script():
     """The installed script: interpreter, flags, import path, and the call of entry.run."""
-    search = [package_parent()]
-    search += [path for path in site.getsitepackages()
-               if os.path.isdir(path) and path not in search]
+    search = search_path()
     return (f"#!{sys.executable} -SI\n"
             '"""ocf:hacontain:container, installed by `hacontain install-agent`."""\n'
             "# -SI skips site processing; these paths stand in for it.\n"
@@ -41,6 +39,14 @@ def script():
             f"sys.path.extend({search!r})\n"
             "from hacontain.ocf.entry import run\n"
             "run(sys.argv)\n")
+
+
+def search_path():
+    """The directory holding hacontain, then its dependencies' site directories: what
+    site processing would have found, for a script run with -S."""
+    search = [package_parent()]
+    return search + [path for path in site.getsitepackages()
+                      if os.path.isdir(path) and path not in search]
 
 
 def package_parent():

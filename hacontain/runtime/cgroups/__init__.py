@@ -48,9 +48,22 @@ devices.py); v1 writes devices.deny/allow, v2 attaches a BPF device program.
 from hacontain.runtime.cgroups.container_cgroup import ContainerCgroup
 from hacontain.runtime.cgroups.layout import CGROUP_MOUNT_ROOT, detect_layout
 
-__all__ = ["ContainerCgroup", "open_cgroup"]
+__all__ = ["ContainerCgroup", "open_cgroup", "reuse_layout"]
+
+_reused = {}                  # (sysfs, proc) -> Layout, once reuse_layout() was called
 
 
 def open_cgroup(name, parent=None, *, paths=None, sysfs=CGROUP_MOUNT_ROOT, proc="/proc"):
     """The ContainerCgroup of container `name` (nothing is made until create())."""
-    return ContainerCgroup(detect_layout(sysfs, proc), name, parent, paths)
+    layout = _reused.get((sysfs, proc))
+    if layout is None:
+        layout = detect_layout(sysfs, proc)
+        if _reused.get("on"):
+            _reused[(sysfs, proc)] = layout
+    return ContainerCgroup(layout, name, parent, paths)
+
+
+def reuse_layout():
+    """Detect the host's layout once for the rest of this process, for a reader of
+    many containers (`hacontain ls`) that never changes its own cgroups."""
+    _reused["on"] = True

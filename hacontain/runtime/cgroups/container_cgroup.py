@@ -15,7 +15,8 @@ from hacontain.errors import (AlreadyExists, HacontainError, NotFound, NotInstal
                               StateError, Timeout)
 from hacontain.runtime.cgroups.devices import build_policy
 from hacontain.runtime.cgroups.fs import CGROUPFS, wait_until
-from hacontain.runtime.cgroups.keys import check_on_host, parse_key
+from hacontain.runtime.cgroups.keys import bare_file_key, check_on_host, parse_key
+from hacontain.runtime.cgroups.layout import V1_NAME
 from hacontain.runtime.cgroups.limits import SWAP_NEEDS_MEMORY
 from hacontain.runtime.cgroups.place import places_from_record, plan_places
 from hacontain.runtime.cgroups.v1 import V1Cgroup
@@ -193,13 +194,24 @@ class ContainerCgroup:
 
     def get(self, key):
         self._require()
-        parsed = parse_key(key, writing=False)
+        parsed = parse_key(self._qualified(key), writing=False)
         return self._driver_for(parsed).get(parsed)
 
     def set(self, key, value):
         self._require()
-        parsed = parse_key(key)
+        parsed = parse_key(self._qualified(key))
         self._driver_for(parsed).apply(parsed, parsed.value(value))
+
+    def _qualified(self, key):
+        """A bare cgroup file name as the key of the version carrying its controller."""
+        def on_v1(controller):
+            return controller not in V1_NAME and self._v1 is not None \
+                and self._v1.has_controller(controller)
+
+        def on_v2(controller):
+            return self._v2 is not None and (
+                controller == "cgroup" or controller in self._v2.available_controllers()[0])
+        return bare_file_key(key, on_v1, on_v2)
 
     def stats(self):
         self._require()

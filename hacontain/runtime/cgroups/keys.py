@@ -54,6 +54,21 @@ class Key(Record):
         return parsed if self.limit is not None else text.strip()
 
 
+def bare_file_key(text, on_v1, on_v2):
+    """lxc-cgroup's form of a key, a bare cgroup file name (memory.limit_in_bytes,
+    memory.max), as the lxc.cgroup.FILE or lxc.cgroup2.FILE key of the version that
+    carries its controller here (`on_v1`, `on_v2`: controller name -> bool); any
+    other text unchanged, for parse_key to judge."""
+    if text.startswith((V1_PREFIX, V2_PREFIX, LIMIT_PREFIX)) or "." not in text:
+        return text
+    controller = text.split(".", 1)[0]
+    if on_v1(controller):
+        return V1_PREFIX + text
+    if on_v2(controller):
+        return V2_PREFIX + text
+    return text
+
+
 def parse_key(text, writing=True):
     """The Key for `text`; ConfigError naming it when it is not one hacontain knows."""
     if text.startswith(LIMIT_PREFIX):
@@ -66,8 +81,9 @@ def parse_key(text, writing=True):
             file = text[len(prefix):]
             break
     else:
-        raise ConfigError(f"not a cgroup key (expected {V1_PREFIX}FILE, {V2_PREFIX}FILE "
-                          f"or {LIMIT_PREFIX}NAME)", key=text)
+        raise ConfigError(f"not a cgroup key (expected a cgroup file of a controller this "
+                          f"host has, {V1_PREFIX}FILE, {V2_PREFIX}FILE or {LIMIT_PREFIX}NAME)",
+                          key=text)
     if not re.fullmatch(_FILE, file):
         raise ConfigError(f"{file!r} is not a cgroup control file name", key=text)
     if writing and file.startswith("devices."):

@@ -1,0 +1,226 @@
+"""What the reading commands print (`ls`, `info`, `ps`, `cgroup`, `top`): the rows
+they gather and their human and JSON forms. No click here: the fast launcher
+(cli_fast.py) prints `ls` and `info` through these without loading it."""
+
+import json
+import os
+import time
+
+# Every key `info --json` has, in every state (None when it does not apply).
+INFO_KEYS = ("name", "state", "lxcpath", "config", "rootfs", "hostname", "pid", "started_at",
+             "uptime", "reason", "config_error", "from_lxcpath", "rootfs_used_by", "init_exit",
+             "console_log", "cgroup", "resources", "network")
+LS_COLUMNS = (("NAME", "name"), ("STATE", "state"), ("PID", "pid"), ("MEMORY", "memory"),
+              ("IPV4", "ipv4"), ("IPV6", "ipv6"), ("RESOURCE", "resource"))
+
+
+def to_json(value):
+    """The stable JSON form: sorted keys, two-space indent."""
+    return json.dumps(value, indent=2, sort_keys=True)
+
+
+def size(count):
+    """Bytes as a human size: 512 B, 1.5 KiB, 12.3 MiB... ('-' for None)."""
+    if count is None:
+        return "-"
+    value, unit = float(count), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            break
+        value /= 1024
+    return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+
+
+def duration(seconds):
+    """Seconds as '3 d 4 h 5 min 6 s' (the two largest units, or seconds with a decimal)."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    parts, rest = [], int(seconds)
+    for unit, length in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if rest >= length or parts:
+            parts.append(f"{rest // length} {unit}")
+            rest %= length
+    return " ".join(parts[:2])
+
+
+def local_time(epoch):
+    """An epoch as the local date-time with its zone, e.g. 2026-11-28 17:03:02 UTC."""
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(epoch))
+
+
+def aligned(pairs):
+    """'label: value' lines, values in one column."""
+    width = max((len(label) for label, _ in pairs), default=0) + 2
+    return "\n".join(f"{label + ':':<{width}}{value}".rstrip() for label, value in pairs)
+
+
+def table(headers, rows):
+    """A header line and rows, columns as wide as their widest cell ('-' for None)."""
+    cells = [[("-" if cell is None else str(cell)) for cell in row] for row in rows]
+    widths = [max([len(header)] + [len(row[i]) for row in cells]) for i, header in
+              enumerate(headers)]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+                     for row in [list(headers)] + cells)
+
+
+# -- info -------------------------------------------------------------------
+
+def info_details(container):
+    """Container.info() with every INFO_KEYS key; NotFound for a container that has
+    neither a config nor anything running or left over."""
+    from hacontain.errors import NotFound
+    details = container.info()
+    if not os.path.exists(container.config_path) and details["state"] == "STOPPED" \
+            and "from_lxcpath" not in details:
+        raise NotFound(f"no container {container.name} in {container.lxcpath} "
+                       f"(no config at {container.config_path})")
+    return {key: details.get(key) for key in INFO_KEYS} | details
+
+
+def render_info(details):
+    """The human form of info_details()."""
+    pairs = [(key, details[key]) for key in ("name", "state", "reason", "config_error",
+                                             "from_lxcpath", "rootfs_used_by", "init_exit",
+                                             "pid") if details.get(key) is not None]
+    if details.get("started_at") is not None:
+        pairs += [("started", local_time(details["started_at"])),
+                  ("uptime", duration(details["uptime"]))]
+    pairs += [(key, details[key]) for key in ("hostname", "lxcpath", "config", "rootfs",
+                                              "console_log") if details.get(key) is not None]
+    resources = details.get("resources") or {}
+    if resources:
+        peak = resources.get("memory.peak")
+        pairs += [("memory", size(resources.get("memory.current"))
+                   + (f" (peak {size(peak)})" if peak is not None else "")),
+                  ("cpu", _seconds_pair(resources, "cpu.user", "cpu.system")),
+                  ("io", f"read {size(resources.get('io.read_bytes'))}, "
+                         f"written {size(resources.get('io.write_bytes'))}"),
+                  ("pids", resources.get("pids.current"))]
+    cgroup = details.get("cgroup") or {}
+    if cgroup:
+        pairs.append(("cgroup", cgroup.get("layout")))
+        pairs += [(f"  {mount or 'unified'}", where["cgroup"])
+                  for mount, where in sorted(cgroup.get("hierarchies", {}).items())]
+    for interface, data in sorted((details.get("network") or {}).items()):
+        pairs.append((f"network {interface}",
+                      f"{data['state']} mtu {data['mtu']} {data['hwaddr'] or ''} "
+                      f"{' '.join(data['addresses'])}".replace("  ", " ")))
+    return aligned(pairs)
+
+
+def _seconds_pair(resources, user, system):
+    values = [resources.get(user), resources.get(system)]
+    return "-" if None in values else f"user {values[0]:.2f} s, system {values[1]:.2f} s"
+
+
+# -- ls ---------------------------------------------------------------------
+
+def ls_rows(lxcpath):
+    """A row per container of `lxcpath`: name, state, pid, memory (bytes), ipv4, ipv6
+    (lists), resource (the Pacemaker resource that manages it, or None) and
+    from_lxcpath when the state is a same-named container's of another LXCPATH."""
+    from hacontain import paths
+    from hacontain.runtime.cgroups import reuse_layout
+    from hacontain.runtime.container import Container
+    root = paths.lxcpath(lxcpath)
+    names = [name for name in (sorted(os.listdir(root)) if os.path.isdir(root) else [])
+             if os.path.isfile(os.path.join(root, name, "config"))]
+    reuse_layout()                            # one detection for all of them
+    resources = pacemaker_resources() if names else {}
+    rows = []
+    for name in names:
+        container = Container(name, root)
+        status = container.status()
+        row = {"name": name, "state": status.name, "pid": None, "memory": None,
+               "ipv4": [], "ipv6": [], "resource": resources.get(name)}
+        if status.owner not in (None, root):
+            row["from_lxcpath"] = status.owner  # a same-named one's, not this
+        elif status.running:
+            row.update(pid=status.state.pid, **_live_columns(container, status.state))
+        rows.append(row)
+    return rows
+
+
+def _live_columns(container, record):
+    """memory, ipv4 and ipv6 of a running container (None/empty where unreadable)."""
+    from hacontain.errors import HacontainError
+    found = {}
+    try:
+        found["memory"] = container._open_recorded_cgroup(record).stats()["memory.current"]
+        if record.network:
+            from hacontain.runtime.network.view import interfaces
+            addresses = [address.split("/")[0] for name, data in
+                         interfaces(record.pid).items() if name != "lo"
+                         for address in data["addresses"]]
+            found["ipv4"] = [a for a in addresses if ":" not in a]
+            found["ipv6"] = [a for a in addresses if ":" in a]
+    except (HacontainError, OSError):
+        pass                                  # it stopped meanwhile
+    return found
+
+
+def render_ls(rows):
+    def state(row):
+        return row["state"] + (f" (from {row['from_lxcpath']})" if "from_lxcpath" in row else "")
+
+    def addresses(values):
+        return ",".join(values) or None
+    return table([header for header, _ in LS_COLUMNS],
+                 [[row["name"], state(row), row["pid"],
+                   None if row["memory"] is None else size(row["memory"]),
+                   addresses(row["ipv4"]), addresses(row["ipv6"]), row["resource"]]
+                  for row in rows])
+
+
+def pacemaker_resources(proc="/proc", cibadmin="/usr/sbin/cibadmin"):
+    """{container name: resource id} of the ocf:hacontain:container resources in the
+    CIB, read only when cibadmin is installed and pacemakerd runs in this pid
+    namespace; {} otherwise (no cluster costs nothing but a stat and a /proc scan)."""
+    if not os.access(cibadmin, os.X_OK) or not _pacemakerd_runs(proc):
+        return {}
+    import subprocess
+    try:
+        result = subprocess.run([cibadmin, "--query", "--scope", "resources"],
+                                capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    return container_resources(result.stdout) if result.returncode == 0 else {}
+
+
+def _pacemakerd_runs(proc):
+    for entry in os.listdir(proc):
+        if entry.isdigit():
+            try:
+                with open(f"{proc}/{entry}/comm", encoding="utf-8") as handle:
+                    if handle.read().strip() == "pacemakerd":
+                        return True
+            except OSError:
+                continue
+    return False
+
+
+def container_resources(cib_xml):
+    """{name parameter: primitive id} of the ocf:hacontain:container primitives in
+    `cib_xml` (a CIB or its resources section)."""
+    import xml.etree.ElementTree as ElementTree
+    try:
+        root = ElementTree.fromstring(cib_xml)
+    except ElementTree.ParseError:
+        return {}
+    found = {}
+    for primitive in root.iter("primitive"):
+        if (primitive.get("class"), primitive.get("provider"), primitive.get("type")) != \
+                ("ocf", "hacontain", "container"):
+            continue
+        for pair in primitive.iter("nvpair"):
+            if pair.get("name") == "name" and pair.get("value"):
+                found[pair.get("value")] = primitive.get("id")
+    return found
+
+
+# -- ps, cgroup -------------------------------------------------------------
+
+def render_ps(rows):
+    return table(["PID", "PPID", "USER", "STATE", "COMMAND"],
+                 [[row["pid"], row["ppid"], row["user"], row["state"], row["command"]]
+                  for row in rows])

@@ -1,0 +1,85 @@
+"""The CLI on real containers: both entries (the installed fast command and the
+click one), -P anywhere, info, ls, ps, cgroup in lxc-cgroup's form, stop -k."""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from hacontain.runtime.cgroups.layout import detect_layout
+from clitools import HACONTAIN, hacontain, unique_name
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture(scope="module")
+def fast(tmp_path_factory):
+    """The command `hacontain install-cli` installs, written to a scratch path."""
+    root = tmp_path_factory.mktemp("cli-install")
+    command = root / "hacontain"
+    hacontain("install-cli", "--root", str(root), "--command", str(command))
+    return [str(command)]
+
+
+def run(entry, *args, check=True):
+    result = subprocess.run(entry + list(args), capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{args} exited {result.returncode}: {result.stderr}")
+    return result
+
+
+@pytest.mark.parametrize("entry", ["fast", "click"])
+def test_start_ls_info_stop_with_lxcpath_before_or_after(entry, fast, lxcpath, rundir,
+                                                         monkeypatch):
+    monkeypatch.delenv("HACONTAIN_LXCPATH")
+    command, name, where = fast if entry == "fast" else HACONTAIN, unique_name(), str(lxcpath)
+    run(command, "-P", where, "create", name, "-t", "busybox")
+    try:
+        run(command, "-P", where, "start", name, "--settle", "0")
+        rows = json.loads(run(command, "ls", "--json", "-P", where).stdout)
+        assert [(row["name"], row["state"]) for row in rows] == [(name, "RUNNING")]
+        assert rows[0]["memory"] > 0 and rows[0]["pid"] > 1
+        table = run(command, "-P", where, "ls").stdout.splitlines()
+        assert table[0].split() == ["NAME", "STATE", "PID", "MEMORY", "IPV4", "IPV6", "RESOURCE"]
+        assert table[1].split()[:3] == [name, "RUNNING", str(rows[0]["pid"])]
+        assert table[1].split()[4] == "MiB"
+        details = json.loads(run(command, "info", name, "-P", where, "--json").stdout)
+        assert details["pid"] == rows[0]["pid"] and details["resources"]["pids.current"] >= 2
+        human = run(command, "-P", where, "info", name).stdout
+        assert "uptime:" in human and " s\n" in human and "MiB" in human
+        missing = run(command, "-P", where, "info", "nosuch", check=False)
+        assert missing.returncode == 1 and missing.stderr.count("\n") == 1
+        assert "no container nosuch" in missing.stderr and missing.stdout == ""
+    finally:
+        stopped = run(command, "stop", "-k", name, "-P", where)
+        assert stopped.stderr.strip() == f"hacontain: {name} killed"
+        run(command, "-P", where, "destroy", name)
+
+
+def test_cgroup_takes_the_bare_file_name_of_this_hosts_version(make_container):
+    container = make_container()
+    container.start()
+    version = 1 if detect_layout().kind != "v2" else 2
+    file = "memory.limit_in_bytes" if version == 1 else "memory.max"
+    args = ["-P", container.lxcpath, "cgroup", container.name]
+    hacontain(*args, file, "256M")
+    assert hacontain(*args, file).stdout.strip() == str(256 << 20)
+    prefix = "lxc.cgroup." if version == 1 else "lxc.cgroup2."
+    assert hacontain(*args, prefix + file).stdout.strip() == str(256 << 20)
+    assert hacontain(*args, "hacontain.limit.memory").stdout.strip() == str(256 << 20)
+    as_json = json.loads(hacontain(*args, "hacontain.limit.memory", "--json").stdout)
+    assert as_json == {"name": container.name, "key": "hacontain.limit.memory",
+                       "value": str(256 << 20)}
+    wrong = hacontain(*args, "nosuchcontroller.max", check=False)
+    assert wrong.returncode == 1 and "not a cgroup key" in wrong.stderr
+    assert wrong.stderr.count("\n") == 1
+
+
+def test_ps_json(make_container):
+    container = make_container()
+    container.start()
+    rows = json.loads(hacontain("-P", container.lxcpath, "ps", container.name, "--json").stdout)
+    assert container.status().state.pid in [row["pid"] for row in rows]
+    assert {"pid", "ppid", "user", "state", "command"} <= set(rows[0])
+    assert os.getpid() not in [row["pid"] for row in rows]
