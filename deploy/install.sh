@@ -64,3 +64,6 @@ else
 fi
 ln -sf "$venv/bin/hacontain" "$root/usr/local/bin/hacontain"
 "$venv/bin/hacontain" install-agent --root "${root:-/}"
+# The fast `hacontain` command (over the venv's, which /usr/local/bin/hacontain links
+# to), bash completion and the man pages.
+"$venv/bin/hacontain" install-cli --root "${root:-/}" >/dev/null

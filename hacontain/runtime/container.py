@@ -88,7 +88,7 @@ class Container:
         confinement = containment.from_config(config)
         idmap.check(config)
         if config.idmap:
-            idmap.check_rootfs(rootfs, config.idmap, self.name)
+            idmap.check_rootfs(rootfs, config.idmap, self.name, self.lxcpath)
         return interfaces, confinement, cgroup
 
     def _at_config_line(self, config, error):

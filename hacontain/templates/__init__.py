@@ -20,7 +20,8 @@ def create(name, lxcpath, template):
         raise AlreadyExists(f"container {name} already exists at {target}")
     os.makedirs(lxcpath, exist_ok=True)
     building = os.path.join(lxcpath, f".{name}.creating-{os.getpid()}")
-    os.makedirs(building, mode=0o770)
+    os.makedirs(building)
+    os.chmod(building, 0o755)                 # a user-namespaced root must pass it
     try:
         lines = _populate(name, template, building, os.path.join(target, "rootfs"))
         with open(os.path.join(building, "config"), "w", encoding="utf-8") as handle:

@@ -83,3 +83,12 @@ def test_ps_json(make_container):
     assert container.status().state.pid in [row["pid"] for row in rows]
     assert {"pid", "ppid", "user", "state", "command"} <= set(rows[0])
     assert os.getpid() not in [row["pid"] for row in rows]
+
+
+def test_create_leaves_the_container_directory_passable(lxcpath, rundir):
+    name = unique_name()
+    hacontain("-P", str(lxcpath), "create", name, "-t", "busybox")
+    try:
+        assert os.stat(lxcpath / name).st_mode & 0o777 == 0o755
+    finally:
+        hacontain("-P", str(lxcpath), "destroy", name)

@@ -513,8 +513,8 @@ def test_userns_start_and_shift_errors_say_what_to_do(make_container):
     container = make_container(IDMAP)
     result = hacontain("start", container.name, "-P", container.lxcpath, check=False)
     assert result.returncode == 1 and result.stderr.strip().endswith(
-        f"not by the container's root (host uid {MAPPED_ROOT}): run `hacontain shift-rootfs "
-        f"{container.name}`"), result.stderr
+        f"not by the container's root (host uid {MAPPED_ROOT}): run `hacontain -P "
+        f"{container.lxcpath} shift-rootfs {container.name}`"), result.stderr
     plain = make_container()
     result = hacontain("shift-rootfs", plain.name, "-P", plain.lxcpath, check=False)
     assert result.returncode == 1 and "no lxc.idmap: nothing to shift to" in result.stderr

@@ -45,13 +45,14 @@ def check(config):
                           "or lxc.idmap", entry.path, entry.line, entry.key)
 
 
-def check_rootfs(rootfs, idmap, name):
+def check_rootfs(rootfs, idmap, name, lxcpath):
     """The rootfs must belong to the mapped root and its parents be passable by it."""
     uid, gid = host_id(idmap, "u", 0), host_id(idmap, "g", 0)
     info = os.stat(rootfs)
     if info.st_uid != uid:
         raise ConfigError(f"rootfs {rootfs} is owned by uid {info.st_uid}, not by the container's "
-                          f"root (host uid {uid}): run `hacontain shift-rootfs {name}`")
+                          f"root (host uid {uid}): run `hacontain -P {lxcpath} shift-rootfs "
+                          f"{name}`")
     folder = os.path.dirname(rootfs.rstrip("/"))
     while folder != "/":
         mode = os.stat(folder)
