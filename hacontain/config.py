@@ -514,9 +514,15 @@ def _as_rootfs(entry):
     kind, sep, rest = value.partition(":")
     if sep and kind in ("dir",):
         value = rest
-    elif sep and kind in ("lvm", "btrfs", "zfs", "overlay", "overlayfs", "loop", "nbd", "rbd"):
-        raise entry.error(f"rootfs backend {kind!r} is not supported: mount the volume "
-                          "(e.g. with ocf:heartbeat:Filesystem) and use dir:PATH")
+    elif sep and kind in ("lvm", "btrfs", "overlay", "overlayfs", "loop"):
+        from hacontain.storage.backends import canonical    # here: only for volumes
+        try:
+            return canonical(value)
+        except ConfigError as error:
+            raise entry.error(error.message) from None
+    elif sep and kind in ("zfs", "nbd", "rbd"):
+        raise entry.error(f"rootfs backend {kind!r} is not supported: use dir, overlay, "
+                          "btrfs, loop, lvm or a block device")
     if not os.path.isabs(value):
         raise entry.error(f"rootfs must be an absolute path, got {entry.value!r}")
     return os.path.normpath(value)

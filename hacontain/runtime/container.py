@@ -72,14 +72,21 @@ class Container:
         from hacontain.runtime.security import containment, idmap
         interfaces = self._interfaces(config)
         rootfs = self._rootfs(config)
+        volume = self._volume(config)
         init = self._init_argv(config)[0]
-        if not _exists_inside(rootfs, init):
+        if volume is not None:         # mounted by the init: its files are not seen here
+            volume.check(idmap=bool(config.idmap))
+        elif not _exists_inside(rootfs, init):
             raise NotFound(f"container {self.name}: init command {init} not found in rootfs "
                            f"{rootfs} (is its volume mounted on this node?)")
-        _check_systemd_needs(config, rootfs, init)
+        else:
+            _check_systemd_needs(config, rootfs, init)
+            _check_init_cwd(config, rootfs)
+        if os.path.exists(os.path.join(self.directory, "clones")):
+            from hacontain.storage.clone import refuse_changing_base
+            refuse_changing_base(self.directory, self.name)
         check_bind_sources(config.mounts)
         _check_console_log(config)
-        _check_init_cwd(config, rootfs)
         cgroup = self._cgroup(config)
         try:
             cgroup.validate(self._limits(config), self._devices(config))
@@ -87,7 +94,7 @@ class Container:
             raise self._at_config_line(config, error) from None
         confinement = containment.from_config(config)
         idmap.check(config)
-        if config.idmap:
+        if config.idmap and volume is None:
             idmap.check_rootfs(rootfs, config.idmap, self.name, self.lxcpath)
         return interfaces, confinement, cgroup
 
@@ -235,12 +242,16 @@ class Container:
         from hacontain.runtime.launch import Launch, Plan
         from hacontain.runtime.security import cgroup_view, containment
         rootfs = self._rootfs(config)
-        _refuse_rootfs_in_use(rootfs, self.name)
+        volume = self._volume(config)
+        if volume is not None:
+            os.makedirs(rootfs, exist_ok=True)     # its mount point, in LXCPATH/NAME
+        else:
+            _refuse_rootfs_in_use(rootfs, self.name)
         interfaces, confinement, cgroup = prepared or (
             self._interfaces(config), containment.from_config(config), self._cgroup(config))
         os.makedirs(statefile.directory(self.name), mode=0o700, exist_ok=True)
         plan = Plan(
-            rootfs=rootfs,
+            rootfs=rootfs, volume=volume,
             hostname=config.uts_name or self.name,
             argv=self._init_argv(config),
             env=BASE_ENV + tuple(config.environment),
@@ -266,7 +277,13 @@ class Container:
         launch = None
         try:
             cgroup.create(self._limits(config), self._devices(config))
-            launch = Launch(plan, cgroup, timeout)
+            if volume is not None:
+                volume.prepare()        # in the host's cgroup: see storage.newmount
+            try:
+                launch = Launch(plan, cgroup, timeout)
+            finally:
+                if volume is not None:
+                    volume.release()    # the init holds its own copy
             record.pid, record.start_time = launch.pid, proc.start_time(launch.pid)
             record.holder = launch.holder
             containment.save(plan.containment, statefile.containment_record(self.name))
@@ -577,10 +594,24 @@ class Container:
                              "names must be unique on a host")
 
     def _rootfs(self, config):
+        """The rootfs directory; for a volume (storage.backends) its mount point."""
         rootfs = config.rootfs or os.path.join(self.directory, "rootfs")
-        if not os.path.isdir(rootfs):
-            raise NotFound(f"container {self.name}: rootfs {rootfs} does not exist or is not a directory")
-        return rootfs
+        if os.path.isdir(rootfs):
+            return rootfs
+        if self._volume(config) is not None:
+            return os.path.join(self.directory, "rootfs")
+        raise NotFound(f"container {self.name}: rootfs {rootfs} does not exist or is not a directory")
+
+    def _volume(self, config):
+        """The rootfs volume the init mounts (overlay, btrfs, loop, lvm, a block device);
+        None for a directory rootfs (bound, no storage module imported)."""
+        if config.rootfs is None or (config.rootfs.startswith("/")
+                                     and os.path.isdir(config.rootfs)):
+            return None
+        from hacontain.storage import backends
+        if not backends.is_volume(config.rootfs):
+            return None
+        return backends.open_volume(config.rootfs, config.rootfs_options)
 
     def _init_argv(self, config):
         return config.init_cmd or DEFAULT_INIT
@@ -626,6 +657,25 @@ def _wait_exit(pidfd, timeout):
     return bool(poller.poll(max(0.0, timeout) * 1000))
 
 
+def _check_systemd_needs(config, rootfs, init):
+    """A systemd init exits at once without a writable cgroup hierarchy to run its units
+    in: refuse to start it without `lxc.mount.auto = cgroup:mixed` (or rw), saying so."""
+    from hacontain.runtime.rootfs import is_systemd
+    from hacontain.runtime.security.cgroup_view import mode_of
+    mode = mode_of(config.mount_auto)
+    if mode in (None, "ro") and is_systemd(rootfs, init):
+        entry = config.entry("lxc.mount.auto")
+        needs = ("/sys/fs/cgroup (\"Failed to mount API filesystems\" otherwise)" if mode is None
+                 else "a writable /sys/fs/cgroup (\"Failed to create /init.scope control group: "
+                      "Read-only file system\" otherwise)")
+        message = (f"the init {init} is systemd, which needs {needs}: use cgroup:mixed, e.g. "
+                   "lxc.mount.auto = cgroup:mixed proc:mixed sys:mixed")
+        if entry is not None:
+            raise entry.error(message)
+        raise ConfigError(message + " (no lxc.mount.auto is set)", config.path,
+                          key="lxc.mount.auto")
+
+
 def _rootfs_user(rootfs):
     """"PID (command)" of a process whose root directory is `rootfs` (the init of a
     container started over it by lxc-start or under another name), or None."""
@@ -648,25 +698,6 @@ def _refuse_rootfs_in_use(rootfs, name):
         raise StateError(f"container {name}: rootfs {rootfs} is in use by process {user}, "
                          "the root of another running container (started by lxc-start or "
                          "under another name?): not starting a second init on it")
-
-
-def _check_systemd_needs(config, rootfs, init):
-    """A systemd init exits at once without a writable cgroup hierarchy to run its units
-    in: refuse to start it without `lxc.mount.auto = cgroup:mixed` (or rw), saying so."""
-    from hacontain.runtime.rootfs import is_systemd
-    from hacontain.runtime.security.cgroup_view import mode_of
-    mode = mode_of(config.mount_auto)
-    if mode in (None, "ro") and is_systemd(rootfs, init):
-        entry = config.entry("lxc.mount.auto")
-        needs = ("/sys/fs/cgroup (\"Failed to mount API filesystems\" otherwise)" if mode is None
-                 else "a writable /sys/fs/cgroup (\"Failed to create /init.scope control group: "
-                      "Read-only file system\" otherwise)")
-        message = (f"the init {init} is systemd, which needs {needs}: use cgroup:mixed, e.g. "
-                   "lxc.mount.auto = cgroup:mixed proc:mixed sys:mixed")
-        if entry is not None:
-            raise entry.error(message)
-        raise ConfigError(message + " (no lxc.mount.auto is set)", config.path,
-                          key="lxc.mount.auto")
 
 
 def _check_console_log(config):

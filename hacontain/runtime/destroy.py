@@ -9,7 +9,11 @@ from hacontain.runtime import state as statefile
 
 def destroy(container, force=False):
     """Remove LXCPATH/NAME, then RUNDIR/NAME (lock, console log). A rootfs outside
-    LXCPATH/NAME is never touched."""
+    LXCPATH/NAME is never touched; a volume rootfs's storage is removed with it (see
+    storage.clone.destroy_volume); a base its clones depend on is refused."""
+    if os.path.exists(os.path.join(container.directory, "clones")):
+        from hacontain.storage.clone import refuse_destroying_base
+        refuse_destroying_base(container.directory, container.name)
     status = container.status()
     if status.present:
         if not force and (status.running or status.processes):
@@ -18,8 +22,23 @@ def destroy(container, force=False):
     if not os.path.isdir(container.directory):
         from hacontain.errors import NotFound
         raise NotFound(f"container {container.name}: no directory {container.directory}")
+    _destroy_volume(container)
     shutil.rmtree(container.directory, onerror=_raise)
     statefile.remove_directory(container.name)
+
+
+def _destroy_volume(container):
+    """Remove the rootfs volume (LV, subvolume, image, overlay upper) and forget a clone
+    at its base; nothing to do for a directory rootfs or an unreadable config."""
+    from hacontain.errors import ConfigError, NotFound
+    try:
+        config = container.load_config()
+    except (ConfigError, NotFound):
+        return
+    if (config.rootfs is not None and not config.rootfs.startswith("/")) or os.path.exists(
+            os.path.join(container.directory, "clone-of")):
+        from hacontain.storage.clone import destroy_volume
+        destroy_volume(container, config)
 
 
 def _raise(function, path, exc_info):

@@ -75,6 +75,7 @@ class Plan(Record):
     idmap: tuple = ()              # lxc.idmap entries: a user namespace when not empty
     cgroup_mode: str | None = None  # lxc.mount.auto's cgroup mode (security.cgroup_view.mode_of)
     cgroup_views: tuple = ()       # security.cgroup_view.views() of the container's hierarchies
+    volume: object = None          # storage.backends.Volume the init mounts on rootfs, or None
 
 
 class Launch:
@@ -357,7 +358,7 @@ def _container_init(plan, fds, unshare_mounts=False):
         os.setsid()
         root = plan.rootfs
         rootfs.make_private()
-        rootfs.mount_rootfs(root)
+        rootfs.mount_rootfs(root, plan.volume)
         rootfs.mount_auto(root, plan.mount_auto, plan.cgroup_mode, plan.cgroup_views)
         dev = devices.populate_dev(root, plan.autodev, bind_nodes=bool(plan.idmap))
         terminals = devices.open_terminals(dev, plan.ttys)

@@ -58,8 +58,13 @@ def make_private():
     libc.mount(None, "/", None, libc.MS_REC | libc.MS_SLAVE)
 
 
-def mount_rootfs(rootfs):
-    """Bind the rootfs onto itself so it is a mount point pivot_root accepts."""
+def mount_rootfs(rootfs, volume=None):
+    """Bind the rootfs onto itself so it is a mount point pivot_root accepts; or mount
+    `volume` (a storage.backends.Volume: overlay, loop, lvm...) on it, here in the
+    container's own mount namespace, so the host never sees it."""
+    if volume is not None:
+        volume.mount(rootfs)
+        return
     libc.mount(rootfs, rootfs, None, libc.MS_BIND | libc.MS_REC)
 
 

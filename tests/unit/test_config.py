@@ -117,7 +117,7 @@ def test_empty_value_clears_a_list(tmp_path):
     ("lxc.tty.max = many", "expected an integer"),
     ("lxc.signal.halt = SIGNOPE", "unknown signal"),
     ("lxc.rootfs.path = relative/path", "absolute path"),
-    ("lxc.rootfs.path = lvm:/dev/vg/lv", "not supported"),
+    ("lxc.rootfs.path = zfs:tank/ct", "not supported"),
     ("lxc.uts.name = bad_host!", "invalid host name"),
     ("lxc.init.cmd = sbin/init", "absolute path"),
     ("lxc.autodev = yes", "expected 0 or 1"),

@@ -1,0 +1,104 @@
+"""An LVM rootfs (`lvm:/dev/VG/LV`), thick or thin: created with autoactivation off
+(Pacemaker's LVM-activate owns activation), read through lvm's JSON reports, mounted at
+start in the container's own mount namespace. Snapshots: thin (activated with -K, as
+they carry the activation-skip flag), or thick with a COW size (the origin must stay)."""
+
+import os
+
+from hacontain.errors import NotFound, StorageError
+from hacontain.storage import backends, block, probe
+from hacontain.storage.command import run, run_json
+
+TAG = "hacontain"          # on the LVs hacontain made: destroy removes only those
+
+
+class Lvm(backends.Volume):
+    kind = "lvm"
+    needs_mount_privilege = True
+
+    def __init__(self, path, options=None):
+        super().__init__(path, options)
+        parts = path.split("/")
+        if len(parts) != 4 or parts[:2] != ["", "dev"]:
+            from hacontain.errors import ConfigError
+            raise ConfigError(f"rootfs lvm:{path}: expected lvm:/dev/VG/LV")
+        self.vg, self.lv = parts[2], parts[3]
+
+    def check(self, idmap=False):
+        super().check(idmap)
+        if not os.path.exists(self.path):
+            raise NotFound(f"rootfs {self.spec}: {self.path} does not exist: LV {self.vg}/"
+                           f"{self.lv} is not active on this node")
+        block.check_device(self.path, self.spec)
+
+    def prepare(self):
+        self.mount_fd = block.open_mount(self.path, self.options)
+
+    def info(self):
+        """The LV's lvs report: lv_size (bytes), lv_attr, pool_lv, origin, lv_tags."""
+        report = run_json(["lvs", "--units", "b", "--nosuffix", "-o",
+                           "lv_name,vg_name,lv_size,lv_attr,pool_lv,origin,lv_tags",
+                           f"{self.vg}/{self.lv}"], "read the LV")
+        rows = report.get("report", [{}])[0].get("lv", [])
+        if not rows:
+            raise NotFound(f"LV {self.vg}/{self.lv} does not exist")
+        return rows[0]
+
+    def destroy(self):
+        run(["lvremove", "-y", f"{self.vg}/{self.lv}"], "remove the LV")
+
+    def size(self):
+        return int(self.info()["lv_size"])
+
+    def snapshot(self, directory, name, options):
+        """A thin snapshot (thin origin) or a thick one of --fssize COW space."""
+        info = self.info()
+        new = options.lvname or name
+        if info.get("pool_lv"):
+            run(["lvcreate", "-s", "-n", new, "--setautoactivation", "n", "--addtag", TAG,
+                 f"{self.vg}/{self.lv}"], "make a thin snapshot")
+        else:
+            run(["lvcreate", "-s", "-L", f"{backends.parse_size(options.fssize)}b", "-n", new,
+                 "--setautoactivation", "n", "--addtag", TAG, f"{self.vg}/{self.lv}"], "make a snapshot")
+        clone = Lvm(f"/dev/{self.vg}/{new}")
+        activate(clone.vg, clone.lv)
+        block.new_uuid(clone.path, probe.filesystem_type(clone.path))
+        return clone
+
+    def clone_relation(self):
+        return None if self.info().get("pool_lv") else "lvm-thick"
+
+
+def activate(vg, lv):
+    """Activate VG/LV here, with -K where it carries the activation-skip flag (attr k)."""
+    report = run_json(["lvs", "-o", "lv_attr", f"{vg}/{lv}"], "read the LV")
+    attr = report["report"][0]["lv"][0]["lv_attr"]
+    run(["lvchange", "-ay"] + (["-K"] if len(attr) > 9 and attr[9] == "k" else [])
+        + [f"{vg}/{lv}"], "activate the LV")
+
+
+def open_volume(path, options=None):
+    return Lvm(path, options)
+
+
+def create(directory, name, options):
+    """A new LV (thin in --thinpool, else thick) of --fssize with a --fstype filesystem."""
+    lv = options.lvname or name
+    size = f"{backends.parse_size(options.fssize)}b"
+    argv = ["lvcreate", "-aly", "-Wy", "--yes", "--setautoactivation", "n", "--addtag", TAG,
+            "-n", lv]
+    if options.thinpool:
+        argv += ["-V", size, "--thinpool", f"{options.vgname}/{options.thinpool}"]
+    else:
+        argv += ["-L", size, options.vgname]
+    run(argv, "create the LV")
+    volume = Lvm(f"/dev/{options.vgname}/{lv}")
+    try:
+        if not os.path.exists(volume.path):
+            raise StorageError(f"lvcreate made {options.vgname}/{lv} but {volume.path} "
+                               "did not appear")
+        block.make_filesystem(volume.path, options.fstype)
+    except BaseException:
+        volume.destroy()
+        raise
+    return volume
