@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from hacontain.cli_fast import START_DEFAULTS, start_detached, with_notices
 from hacontain.errors import HacontainError
 
 
@@ -23,9 +24,21 @@ class _Group(click.Group):
             sys.exit(130)
 
 
+LXCPATH_HELP = "Container directory (default $HACONTAIN_LXCPATH, else /var/lib/hacontain)."
+
+
+def _group_lxcpath(ctx, param, value):
+    """A command's -P, else the one given before the command (or $HACONTAIN_LXCPATH)."""
+    return value if value is not None else ctx.find_root().params.get("lxcpath")
+
+
 def lxcpath_option(function):
-    return click.option("-P", "--lxcpath", metavar="LXCPATH", envvar="HACONTAIN_LXCPATH",
-                        help="Container directory (default /var/lib/hacontain).")(function)
+    return click.option("-P", "--lxcpath", metavar="LXCPATH", callback=_group_lxcpath,
+                        help=LXCPATH_HELP)(function)
+
+
+def json_option(function):
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(function)
 
 
 def _container(name, lxcpath):
@@ -35,8 +48,11 @@ def _container(name, lxcpath):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="hacontain")
-def main():
-    """High-availability Linux system containers."""
+@click.option("-P", "--lxcpath", metavar="LXCPATH", envvar="HACONTAIN_LXCPATH", help=LXCPATH_HELP)
+def main(lxcpath):
+    """High-availability Linux system containers.
+
+    -P LXCPATH goes before or after the command."""
 
 
 def storage_options(function):
@@ -98,20 +114,19 @@ def copy(source, name, snapshot, backend, allow_running, fstype, fssize, vgname,
 
 @main.command()
 @click.argument("name")
-@click.option("-t", "--timeout", default=30.0, show_default=True, help="Seconds to wait for the init to start.")
-@click.option("--settle", default=0.5, show_default=True,
+@click.option("-t", "--timeout", default=START_DEFAULTS["timeout"], show_default=True,
+              help="Seconds to wait for the init to start.")
+@click.option("--settle", default=START_DEFAULTS["settle"], show_default=True,
               help="Seconds to watch the init: if it exits within them, start fails and says why.")
 @click.option("-F", "--foreground", is_flag=True,
               help="Stay with the console on this terminal until the init ends (Ctrl-a q detaches).")
 @lxcpath_option
 def start(name, timeout, settle, foreground, lxcpath):
     """Start container NAME in the background (or, with -F, in the foreground)."""
-    container = _container(name, lxcpath)
-    for warning in container.load_config().warnings:
-        click.echo(f"hacontain: notice: {warning}", err=True)
     if not foreground:
-        container.start(timeout=timeout, settle=settle)
+        start_detached(name, lxcpath, timeout, settle)
         return
+    container, _ = with_notices(name, lxcpath)
     from hacontain.runtime.console import describe, exit_code
     click.echo(f"hacontain: {name}: console in the foreground; type Ctrl-a q to detach", err=True)
     ended = container.run_foreground(timeout=timeout)
@@ -152,64 +167,39 @@ def stop(name, timeout, kill, lxcpath):
     """Stop container NAME: halt signal, then kill after the timeout."""
     outcome = _container(name, lxcpath).stop(timeout=timeout, kill=kill)
     if outcome == "killed":
-        click.echo(f"hacontain: {name} did not halt in time and was killed", err=True)
+        click.echo(f"hacontain: {name} killed" if kill else
+                   f"hacontain: {name} did not halt within {timeout:g} s: killed", err=True)
 
 
 @main.command()
 @click.argument("name")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @lxcpath_option
 def info(name, as_json, lxcpath):
     """Show state and resources of container NAME."""
-    details = _container(name, lxcpath).info()
-    if as_json:
-        click.echo(json.dumps(details, indent=2, sort_keys=True))
-        return
-    for key, value in details.items():
-        if key == "network":
-            for interface, data in value.items():
-                click.echo(f"{'network.' + interface + ':':<24} {data['state']} mtu {data['mtu']} "
-                           f"hwaddr {data['hwaddr']} {' '.join(data['addresses'])}".rstrip())
-        elif isinstance(value, dict):
-            for sub, item in value.items():
-                click.echo(f"{key + '.' + sub + ':':<24} {item}")
-        else:
-            click.echo(f"{key + ':':<24} {value}")
+    from hacontain.cli_fast import info_text
+    click.echo(info_text(name, lxcpath, as_json))
 
 
 @main.command(name="ls")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @lxcpath_option
 def list_containers(as_json, lxcpath):
-    """List the containers in LXCPATH with their state."""
-    from hacontain import paths
-    root = paths.lxcpath(lxcpath)
-    rows = []
-    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
-        if os.path.isfile(os.path.join(root, name, "config")):
-            status = _container(name, root).status()
-            row = {"name": name, "state": status.name,
-                   "pid": status.state.pid if status.running else None}
-            if status.owner not in (None, root):
-                row["from_lxcpath"] = status.owner      # a same-named one's, not this
-            rows.append(row)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    for row in rows:
-        state = row["state"] + (f" (from {row['from_lxcpath']})" if "from_lxcpath" in row else "")
-        click.echo(f"{row['name']:<24} {state:<8} {row['pid'] or '-'}")
+    """List the containers in LXCPATH: state, init pid, memory, addresses and the
+    Pacemaker resource that manages each (like lxc-ls -f)."""
+    from hacontain.cli_fast import ls_text
+    click.echo(ls_text(lxcpath, as_json))
 
 
 @main.command()
 @click.argument("name")
+@json_option
 @lxcpath_option
-def ps(name, lxcpath):
+def ps(name, as_json, lxcpath):
     """List the processes of container NAME (host PIDs)."""
+    from hacontain import cli_views
     rows = _container(name, lxcpath).processes()
-    click.echo(f"{'PID':>7} {'PPID':>7} {'USER':<10} {'STATE':<9} COMMAND")
-    for row in rows:
-        click.echo(f"{row['pid']:>7} {row['ppid']:>7} {row['user']:<10} {row['state']:<9} {row['command']}")
+    click.echo(cli_views.to_json(rows) if as_json else cli_views.render_ps(rows))
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
@@ -273,10 +263,20 @@ def unfreeze(name, lxcpath):
 @click.argument("name")
 @click.argument("key")
 @click.argument("value", required=False)
+@json_option
 @lxcpath_option
-def cgroup(name, key, value, lxcpath):
-    """Read, or set live, cgroup KEY of running container NAME."""
-    click.echo(_container(name, lxcpath).cgroup_value(key, value))
+def cgroup(name, key, value, as_json, lxcpath):
+    """Read, or set live, cgroup KEY of running container NAME.
+
+    \b
+    KEY is a cgroup file of this host's version, as lxc-cgroup takes it
+    (memory.limit_in_bytes, cpu.shares on cgroup v1; memory.max, cpu.weight
+    on v2), or a config key: lxc.cgroup.FILE (v1), lxc.cgroup2.FILE (v2) or
+    hacontain.limit.NAME (memory, swap, cpu.weight, cpu.shares, cpu.quota,
+    cpuset.cpus, cpuset.mems, pids, io.weight, io.read_bps, ...: either
+    version). The value is set live, not in the config (see `config`)."""
+    found = _container(name, lxcpath).cgroup_value(key, value)
+    click.echo(json.dumps({"name": name, "key": key, "value": found}) if as_json else found)
 
 
 @main.command()
@@ -297,3 +297,17 @@ def install_agent(root):
     """Install the OCF agent as /usr/lib/ocf/resource.d/hacontain/container."""
     from hacontain.ocf.install import install_agent as install
     click.echo(install(root))
+
+
+@main.command(name="install-cli")
+@click.option("--root", default="/", show_default=True,
+              help="Install completion and man pages below this root directory.")
+@click.option("--command", "command", metavar="PATH",
+              help="Where the command goes (default: bin/hacontain of this environment).")
+def install_cli(root, command):
+    """Install the fast `hacontain` command, bash completion and man pages."""
+    from click.shell_completion import BashComplete
+    from hacontain import cli_install, manpages
+    completion = BashComplete(main, {}, "hacontain", "_HACONTAIN_COMPLETE").source()
+    for path in cli_install.install(root, completion, manpages.pages(main), command):
+        click.echo(path)
