@@ -7,12 +7,15 @@ and an inittab entry writes /var/log/shutdown-marker on the way down.
 SIGRTMIN+3, with `cgroup:mixed proc:mixed sys:mixed` as LXC gives such
 guests; a unit writes the same marker when it is stopped on the way down.
 The first debootstrap run (about a minute) is cached as a tarball under
-/var/cache/hacontain; later containers unpack it in seconds.
+/var/cache/hacontain; later containers unpack it in seconds. Progress (each
+debootstrap phase, the cache, the unpacking) goes to stderr.
 """
 
 import os
 import shutil
 import subprocess
+import sys
+import time
 
 from hacontain.errors import CommandError, NotInstalled
 
@@ -56,6 +59,7 @@ def build_rootfs(rootfs, hostname, init="sysvinit"):
     (building the cache first if needed)."""
     tarball = cached_tarball(init)
     os.makedirs(rootfs, exist_ok=True)
+    progress(f"unpacking {tarball} into {rootfs}")
     _run(["tar", "-C", rootfs, "--numeric-owner", "-xpf", tarball])
     with open(os.path.join(rootfs, "etc/hostname"), "w", encoding="utf-8") as handle:
         handle.write(hostname + "\n")
@@ -79,13 +83,18 @@ def cached_tarball(init="sysvinit"):
         raise NotInstalled("debootstrap not found: install Debian's debootstrap package")
     os.makedirs(CACHE, exist_ok=True)
     work = f"{tarball}.build-{os.getpid()}"
+    progress(f"no cached Debian {SUITE} ({init}) in {CACHE}: building it with debootstrap "
+             f"from {MIRROR} (about a minute; $HACONTAIN_DEBIAN_MIRROR sets the mirror)")
+    began = time.monotonic()
     try:
         _run(["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES[init])}",
-              SUITE, work, MIRROR])
+              SUITE, work, MIRROR], _debootstrap_phase())
         (_configure_systemd if init == "systemd" else _configure)(work)
         _drop_apt_downloads(work)
+        progress(f"writing the cache {tarball}")
         _run(["tar", "-C", work, "--numeric-owner", "-cpf", f"{tarball}.tmp", "."])
         os.rename(f"{tarball}.tmp", tarball)
+        progress(f"cached in {time.monotonic() - began:.0f} s; later containers unpack it")
     finally:
         shutil.rmtree(work, ignore_errors=True)
         if os.path.exists(f"{tarball}.tmp"):
@@ -138,7 +147,40 @@ def _drop_apt_downloads(root):
                 os.unlink(os.path.join(path, name))
 
 
-def _run(argv):
-    result = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise CommandError(argv, result.returncode, result.stderr or result.stdout)
+def progress(message):
+    """One line of progress on stderr."""
+    sys.stderr.write(f"hacontain: {message}\n")
+    sys.stderr.flush()
+
+
+def _debootstrap_phase():
+    """A reader of debootstrap's output lines that reports each new phase: the first
+    line of each run of one verb ("I: Retrieving ...", "I: Extracting ...")."""
+    seen = {"verb": None}
+
+    def read(line):
+        if not line.startswith("I: "):
+            return
+        verb = line[3:].split(" ", 1)[0]
+        if verb != seen["verb"]:
+            seen["verb"] = verb
+            progress(f"debootstrap: {line[3:].strip()}")
+    return read
+
+
+def _run(argv, each_line=None):
+    """Run `argv`; CommandError with its output when it fails. `each_line`: called with
+    each line of its output as it comes."""
+    if each_line is None:
+        result = subprocess.run(argv, capture_output=True, text=True, check=False)
+        output, code = result.stderr or result.stdout, result.returncode
+    else:
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True) as child:
+            lines = []
+            for line in child.stdout:
+                lines.append(line)
+                each_line(line)
+            output, code = "".join(lines[-40:]), child.wait()
+    if code != 0:
+        raise CommandError(argv, code, output)
