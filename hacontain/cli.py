@@ -280,15 +280,87 @@ def cgroup(name, key, value, as_json, lxcpath):
 
 
 @main.command()
-def checkconfig():
-    """Check this kernel has what hacontain needs (like lxc-checkconfig)."""
-    from hacontain.runtime.checkconfig import checks
+@click.argument("name", required=False)
+@lxcpath_option
+def checkconfig(name, lxcpath):
+    """Check this kernel has what hacontain needs (like lxc-checkconfig); with NAME,
+    also container NAME's config and what it asks of this host (every check start
+    makes before it makes anything), a problem named at its file:line."""
+    from hacontain.runtime.checkconfig import check_container, checks
     missing = 0
     for label, ok, required in checks():
         word = "enabled" if ok else ("missing" if required else "missing (optional)")
         missing += (not ok) and required
         click.echo(f"{label + ':':<40} {word}")
+    if name is not None:
+        container = _container(name, lxcpath)
+        problem = check_container(container)
+        missing += problem is not None
+        click.echo(f"{'container ' + name + ':':<40} {problem or 'ok'}")
     sys.exit(1 if missing else 0)
+
+
+@main.command()
+@click.argument("name")
+@click.argument("key", required=False)
+@click.argument("value", required=False)
+@json_option
+@lxcpath_option
+def config(name, key, value, as_json, lxcpath):
+    """Show container NAME's config (file:line of each entry, includes too), the
+    values of KEY, or set KEY to VALUE in the config file for the next start.
+
+    \b
+    The file is rewritten atomically, its comments and other lines kept: the
+    line setting KEY is replaced (a key set on several lines, or in an
+    included file, is refused), or a line appended. The new file must parse:
+    a bad key or value is refused at its file:line and nothing changes."""
+    from hacontain import cli_config, cli_views
+    path = _container(name, lxcpath).config_path
+    if value is not None:
+        line = cli_config.set_value(path, key, value)
+        click.echo(json.dumps({"path": path, "line": line, "key": key, "value": value})
+                   if as_json else f"{path}:{line}: {key} = {value}")
+        return
+    found = cli_config.entries(path, key)
+    if key is not None and not found:
+        from hacontain.errors import NotFound
+        raise NotFound(f"{path}: {key} is not set")
+    if as_json:
+        click.echo(cli_views.to_json(found))
+    elif key is not None:
+        click.echo("\n".join(entry["value"] for entry in found))
+    else:
+        click.echo("\n".join(f"{entry['key']} = {entry['value']}" for entry in found))
+
+
+@main.command()
+@click.option("-d", "--delay", default=2.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds between updates (and the interval CPU%% is measured over).")
+@click.option("--once", is_flag=True, help="Print one table (after one interval) and exit.")
+@json_option
+@lxcpath_option
+def top(delay, once, as_json, lxcpath):
+    """CPU, memory, I/O and processes of each running container, live (like lxc-top).
+
+    CPU% is over the last interval (100 is one CPU); CPU TIME, IO READ and
+    IO WRITE are totals since the start. --json prints one sample and exits."""
+    import time
+    from hacontain import cli_views
+    before = cli_views.top_sample(lxcpath)
+    while True:
+        time.sleep(delay)                     # the interval CPU% is measured over
+        after = cli_views.top_sample(lxcpath)
+        rows = cli_views.top_rows(before, after)
+        if as_json:
+            click.echo(cli_views.to_json(rows))
+            return
+        if not once:
+            click.clear()
+        click.echo(cli_views.render_top(rows))
+        if once:
+            return
+        before = after
 
 
 @main.command(name="install-agent")

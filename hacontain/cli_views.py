@@ -167,8 +167,7 @@ def render_ls(rows):
         return ",".join(values) or None
     return table([header for header, _ in LS_COLUMNS],
                  [[row["name"], state(row), row["pid"],
-                   None if row["memory"] is None else size(row["memory"]),
-                   addresses(row["ipv4"]), addresses(row["ipv6"]), row["resource"]]
+                   size(row["memory"]), addresses(row["ipv4"]), addresses(row["ipv6"]), row["resource"]]
                   for row in rows])
 
 
@@ -223,4 +222,60 @@ def container_resources(cib_xml):
 def render_ps(rows):
     return table(["PID", "PPID", "USER", "STATE", "COMMAND"],
                  [[row["pid"], row["ppid"], row["user"], row["state"], row["command"]]
+                  for row in rows])
+
+
+# -- top --------------------------------------------------------------------
+
+def top_sample(lxcpath):
+    """{name: (monotonic time, resources)} of the running containers of `lxcpath`."""
+    from hacontain import paths
+    from hacontain.errors import HacontainError
+    from hacontain.runtime.cgroups import reuse_layout
+    from hacontain.runtime.container import Container
+    root = paths.lxcpath(lxcpath)
+    reuse_layout()
+    sample = {}
+    for name in sorted(os.listdir(root)) if os.path.isdir(root) else []:
+        if not os.path.isfile(os.path.join(root, name, "config")):
+            continue
+        container = Container(name, root)
+        status = container.status()
+        if status.running and status.owner in (None, root):
+            try:
+                sample[name] = (time.monotonic(),
+                                container._open_recorded_cgroup(status.state).stats())
+            except (HacontainError, OSError):
+                continue                      # it stopped meanwhile
+    return sample
+
+
+def top_rows(before, after):
+    """A row per container of `after` (name, cpu_percent over the interval from
+    `before`, cpu_seconds, memory, io_read, io_write (bytes), pids)."""
+    rows = []
+    for name, (when, stats) in after.items():
+        used = _cpu_seconds(stats)
+        earlier = before.get(name)
+        percent = None
+        if earlier is not None and used is not None and _cpu_seconds(earlier[1]) is not None \
+                and when > earlier[0]:
+            percent = round(100 * (used - _cpu_seconds(earlier[1])) / (when - earlier[0]), 1)
+        rows.append({"name": name, "cpu_percent": percent, "cpu_seconds": used,
+                     "memory": stats.get("memory.current"), "io_read": stats.get("io.read_bytes"),
+                     "io_write": stats.get("io.write_bytes"), "pids": stats.get("pids.current")})
+    return rows
+
+
+def _cpu_seconds(stats):
+    user, system = stats.get("cpu.user"), stats.get("cpu.system")
+    return None if user is None or system is None else round(user + system, 2)
+
+
+def render_top(rows):
+    return table(["NAME", "CPU%", "CPU TIME", "MEMORY", "IO READ", "IO WRITE", "PIDS"],
+                 [[row["name"], row["cpu_percent"],
+                   None if row["cpu_seconds"] is None else duration(row["cpu_seconds"]),
+                   size(row["memory"]), size(row["io_read"]), size(row["io_write"]),
+                   row["pids"]]
                   for row in rows])

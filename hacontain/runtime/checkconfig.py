@@ -1,4 +1,5 @@
-"""Kernel features hacontain uses, checked on this host (like lxc-checkconfig)."""
+"""Kernel features hacontain uses, checked on this host (like lxc-checkconfig), and
+one container's config against this host."""
 
 import os
 
@@ -68,3 +69,15 @@ def checks():
     """(label, present, required) for each feature."""
     for group in (_namespaces, _filesystems, _cgroups, _syscalls, _network):
         yield from group()
+
+
+def check_container(container):
+    """None when `container`'s config parses and this host has what it asks for (every
+    check start makes before it makes anything: rootfs, init, limits against this
+    kernel, bridges, bind sources, id maps...); else the first problem, at its file:line."""
+    from hacontain.errors import HacontainError
+    try:
+        container.check()
+    except HacontainError as exc:
+        return str(exc)
+    return None

@@ -92,3 +92,26 @@ def test_create_leaves_the_container_directory_passable(lxcpath, rundir):
         assert os.stat(lxcpath / name).st_mode & 0o777 == 0o755
     finally:
         hacontain("-P", str(lxcpath), "destroy", name)
+
+
+def test_top_once_and_json(make_container):
+    container = make_container()
+    container.start()
+    args = ["-P", container.lxcpath, "top", "-d", "0.2"]
+    rows = json.loads(hacontain(*args, "--json").stdout)
+    assert [row["name"] for row in rows] == [container.name]
+    assert rows[0]["memory"] > 0 and rows[0]["pids"] >= 2 and rows[0]["cpu_percent"] >= 0
+    table = hacontain(*args, "--once").stdout.splitlines()
+    assert table[0].split()[:2] == ["NAME", "CPU%"] and table[1].split()[0] == container.name
+
+
+def test_checkconfig_of_one_container_names_the_line(make_container):
+    good = make_container()
+    result = hacontain("-P", good.lxcpath, "checkconfig", good.name)
+    assert result.stdout.splitlines()[-1].split() == [f"container {good.name}:".split()[0],
+                                                     f"{good.name}:", "ok"]
+    bad = make_container(["lxc.net.0.type = veth", "lxc.net.0.link = nosuchbridge0"])
+    result = hacontain("-P", bad.lxcpath, "checkconfig", bad.name, check=False)
+    last = result.stdout.splitlines()[-1]
+    assert result.returncode == 1
+    assert f"{bad.config_path}:" in last and "nosuchbridge0" in last, last

@@ -53,7 +53,7 @@ def test_info_json_has_every_key_in_every_state(tmp_path):
 
 
 def test_every_reading_command_has_json():
-    for command in ("ls", "info", "ps", "cgroup"):
+    for command in ("ls", "info", "ps", "cgroup", "config", "top"):
         result = run(command, "--help")
         assert "--json" in result.output, command
 
@@ -176,3 +176,71 @@ def test_the_readme_table_lists_exactly_the_commands_of_help():
     in_help = {line.split()[0] for line in listed.splitlines() if line.startswith("  ")
                and not line.startswith("   ")}
     assert in_readme == in_help == set(main.commands)
+
+
+CONFIG = """# web server
+lxc.uts.name = web
+  lxc.net.0.type = empty   
+# limits
+lxc.cgroup2.memory.max = 256M
+lxc.mount.entry = /a a none bind 0 0
+lxc.mount.entry = /b b none bind 0 0
+"""
+
+
+@pytest.fixture
+def config_dir(tmp_path):
+    (tmp_path / "web").mkdir()
+    (tmp_path / "web" / "config").write_text(CONFIG)
+    (tmp_path / "web" / "config").chmod(0o640)
+    return tmp_path
+
+
+def test_config_reads_entries_and_keys(config_dir):
+    where = str(config_dir)
+    result = run("-P", where, "config", "web")
+    assert result.output.splitlines()[:2] == ["lxc.uts.name = web", "lxc.net.0.type = empty"]
+    assert run("-P", where, "config", "web", "lxc.mount.entry").output.splitlines() == \
+        ["/a a none bind 0 0", "/b b none bind 0 0"]
+    entries = json.loads(run("-P", where, "config", "web", "lxc.uts.name", "--json").output)
+    assert entries == [{"key": "lxc.uts.name", "value": "web", "line": 2,
+                        "path": str(config_dir / "web" / "config")}]
+    missing = run("-P", where, "config", "web", "lxc.tty.max")
+    assert missing.exit_code == 1 and "lxc.tty.max is not set" in missing.output
+
+
+def test_config_sets_a_key_in_place_keeping_everything_else(config_dir):
+    path = config_dir / "web" / "config"
+    result = run("-P", str(config_dir), "config", "web", "lxc.net.0.type", "none")
+    assert result.exit_code == 0 and result.output == f"{path}:3: lxc.net.0.type = none\n"
+    assert path.read_text() == CONFIG.replace("  lxc.net.0.type = empty   ",
+                                              "  lxc.net.0.type = none")
+    run("-P", str(config_dir), "config", "web", "lxc.tty.max", "2")
+    assert path.read_text().endswith("lxc.mount.entry = /b b none bind 0 0\nlxc.tty.max = 2\n")
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert sorted(os.listdir(config_dir / "web")) == ["config"]
+
+
+@pytest.mark.parametrize("key,value,error", [
+    ("lxc.uts.name", "bad name!", ":2: lxc.uts.name: invalid host name"),
+    ("lxc.tty.max", "many", ":8: lxc.tty.max: "),
+    ("lxc.no.such", "1", ":8: lxc.no.such: unknown"),
+    ("lxc.mount.entry", "/c c none bind 0 0", "set on 2 lines"),
+    ("lxc.uts.name", "two\nlines", "a value is one line"),
+])
+def test_config_refuses_a_bad_value_and_changes_nothing(config_dir, key, value, error):
+    path = config_dir / "web" / "config"
+    result = run("-P", str(config_dir), "config", "web", key, value)
+    assert result.exit_code == 1 and error in result.output, result.output
+    assert result.output.startswith("hacontain: error: ") and result.output.count("\n") == 1
+    assert path.read_text() == CONFIG
+    assert sorted(os.listdir(config_dir / "web")) == ["config"]
+
+
+def test_config_refuses_a_key_set_in_an_include(config_dir):
+    (config_dir / "common.conf").write_text("lxc.tty.max = 1\n")
+    path = config_dir / "web" / "config"
+    path.write_text(CONFIG + f"lxc.include = {config_dir / 'common.conf'}\n")
+    result = run("-P", str(config_dir), "config", "web", "lxc.tty.max", "3")
+    assert result.exit_code == 1 and "common.conf:1: lxc.tty.max: set in an included file" \
+        in result.output
