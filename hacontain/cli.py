@@ -81,14 +81,29 @@ def _storage_options(fstype, fssize, vgname, lvname, thinpool):
               type=click.Choice(["dir", "overlay", "btrfs", "loop", "lvm"]),
               help="Where the rootfs lives.")
 @storage_options
+@click.option("--idmap", metavar="HOSTID:COUNT",
+              help="Unprivileged: container ids 0..COUNT-1 are host ids HOSTID.. "
+                   "(lxc.idmap for uids and gids, the rootfs shifted to them).")
+@click.option("--userns", is_flag=True, help="Unprivileged with root's range in /etc/subuid "
+              "and /etc/subgid, else --idmap 100000:65536.")
 @lxcpath_option
-def create(name, template, backend, fstype, fssize, vgname, lvname, thinpool, lxcpath):
+def create(name, template, backend, fstype, fssize, vgname, lvname, thinpool, idmap, userns,
+           lxcpath):
     """Create container NAME from a template."""
     from hacontain import paths
     from hacontain.templates import create as create_container
     options = _storage_options(fstype, fssize, vgname, lvname, thinpool)
+    ranges = None
+    if idmap or userns:
+        from hacontain.cli_config import id_ranges
+        ranges = id_ranges(idmap)             # a bad --idmap is refused before anything is made
     path = create_container(name, paths.lxcpath(lxcpath), template, backend, options)
-    click.echo(f"created {name} in {path}")
+    if ranges is not None:
+        from hacontain.cli_config import make_unprivileged
+        make_unprivileged(_container(name, lxcpath), ranges)
+    click.echo(f"created {name} in {path}" + (" (unprivileged: lxc.idmap "
+               f"u 0 {ranges[0][0]} {ranges[0][1]}, g 0 {ranges[1][0]} {ranges[1][1]})"
+               if ranges else ""))
 
 
 @main.command()

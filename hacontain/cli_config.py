@@ -67,3 +67,49 @@ def _replace_checked(path, text):
         if os.path.exists(temp):
             os.unlink(temp)
         raise
+
+
+def id_ranges(spec=None):
+    """((uid first, count), (gid first, count)) on the host for a user namespace:
+    `spec` "HOSTID:COUNT" for both, else root's ranges in /etc/subuid and
+    /etc/subgid, else 100000:65536."""
+    if spec is not None:
+        first, _, count = spec.partition(":")
+        if not (first.isascii() and first.isdigit() and count.isascii() and count.isdigit()) \
+                or int(count) < 1 or int(first) < 1:
+            raise ConfigError(f"--idmap {spec!r}: expected HOSTID:COUNT, e.g. 100000:65536, "
+                              "HOSTID and COUNT at least 1")
+        return ((int(first), int(count)),) * 2
+    return tuple(_subordinate(path) for path in ("/etc/subuid", "/etc/subgid"))
+
+
+def _subordinate(path, user="root", default=(100000, 65536)):
+    """`user`'s first range in `path` (/etc/subuid form: USER:FIRST:COUNT), else `default`."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                fields = line.strip().split(":")
+                if len(fields) == 3 and fields[0] == user and fields[1].isdigit() \
+                        and fields[2].isdigit():
+                    return int(fields[1]), int(fields[2])
+    except OSError:
+        pass
+    return default
+
+
+def make_unprivileged(container, ranges):
+    """Give a new `container` a user namespace: lxc.idmap lines for `ranges` (see
+    id_ranges), validated, and its rootfs shifted to them. On failure the container
+    is destroyed (it was just made)."""
+    from hacontain.runtime.destroy import destroy
+    from hacontain.runtime.security.shift import shift_container
+    (uid, uids), (gid, gids) = ranges
+    try:
+        with open(container.config_path, encoding="utf-8") as handle:
+            text = handle.read()
+        _replace_checked(container.config_path, text.rstrip("\n") + "\n"
+                         f"lxc.idmap = u 0 {uid} {uids}\nlxc.idmap = g 0 {gid} {gids}\n")
+        shift_container(container)
+    except BaseException:
+        destroy(container, True)
+        raise

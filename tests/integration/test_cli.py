@@ -115,3 +115,30 @@ def test_checkconfig_of_one_container_names_the_line(make_container):
     last = result.stdout.splitlines()[-1]
     assert result.returncode == 1
     assert f"{bad.config_path}:" in last and "nosuchbridge0" in last, last
+
+
+def test_create_idmap_makes_a_ready_unprivileged_container(rundir):
+    import shutil
+    import tempfile
+    where = tempfile.mkdtemp(prefix="hacontain-cli-userns-", dir="/tmp")
+    os.chmod(where, 0o711)                    # passable by the mapped root, as /var/lib is
+    name = unique_name()
+    try:
+        bad = hacontain("-P", where, "create", name, "-t", "busybox", "--idmap", "0:65536",
+                        check=False)
+        assert bad.returncode == 1 and "expected HOSTID:COUNT" in bad.stderr
+        assert os.listdir(where) == []
+        made = hacontain("-P", where, "create", name, "-t", "busybox", "--idmap", "200000:65536")
+        assert "unprivileged: lxc.idmap u 0 200000 65536" in made.stdout
+        assert os.stat(os.path.join(where, name, "rootfs")).st_uid == 200000
+        hacontain("-P", where, "start", name)
+        try:
+            pid = json.loads(hacontain("-P", where, "info", name, "--json").stdout)["pid"]
+            with open(f"/proc/{pid}/status", encoding="ascii") as handle:
+                uids = next(line for line in handle if line.startswith("Uid:")).split()[1:]
+            assert uids == ["200000"] * 4
+        finally:
+            hacontain("-P", where, "stop", "-k", name)
+        hacontain("-P", where, "destroy", name)
+    finally:
+        shutil.rmtree(where)

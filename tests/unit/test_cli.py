@@ -244,3 +244,16 @@ def test_config_refuses_a_key_set_in_an_include(config_dir):
     result = run("-P", str(config_dir), "config", "web", "lxc.tty.max", "3")
     assert result.exit_code == 1 and "common.conf:1: lxc.tty.max: set in an included file" \
         in result.output
+
+
+def test_id_ranges(tmp_path):
+    from hacontain import cli_config
+    from hacontain.errors import ConfigError
+    assert cli_config.id_ranges("100000:65536") == ((100000, 65536), (100000, 65536))
+    for spec in ("100000", "0:10", "1:0", "a:b", "١:2"):
+        with pytest.raises(ConfigError, match="expected HOSTID:COUNT"):
+            cli_config.id_ranges(spec)
+    table = tmp_path / "subuid"
+    table.write_text("alice:165536:65536\nroot:231072:65536\n")
+    assert cli_config._subordinate(str(table)) == (231072, 65536)
+    assert cli_config._subordinate(str(tmp_path / "none")) == (100000, 65536)
