@@ -211,3 +211,24 @@ def test_the_agent_installed_from_the_wheel_passes_ocf_tester(node, container, l
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{agent} passed all tests" in result.stdout
     assert not ct.status().present
+
+
+@pytest.mark.root
+def test_the_node_install_installs_the_fast_command_completion_and_man_pages(node):
+    root, _ = node
+    venv = root / "opt/hacontain/venv"
+    command = (venv / "bin/hacontain").read_text()
+    assert command.startswith(f"#!{venv}/bin/python3 -SI\n") and "cli_fast" in command
+    assert CHECKOUT not in command
+    completion = root / "usr/share/bash-completion/completions/hacontain"
+    assert subprocess.run(["bash", "-n", str(completion)]).returncode == 0
+    assert "_HACONTAIN_COMPLETE" in completion.read_text()
+    pages = sorted(os.listdir(root / "usr/local/share/man/man1"))
+    assert "hacontain.1" in pages and "hacontain-start.1" in pages
+    for page in pages:
+        result = subprocess.run(["groff", "-man", "-ww", "-z", str(root / "usr/local/share/man/man1" / page)],
+                                capture_output=True, text=True)
+        assert result.returncode == 0 and result.stderr == "", (page, result.stderr)
+    listed = subprocess.run([root / "usr/local/bin/hacontain", "--help"], capture_output=True,
+                            text=True, cwd="/")
+    assert listed.returncode == 0 and "install-cli" in listed.stdout
