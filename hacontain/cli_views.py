@@ -173,9 +173,9 @@ def render_ls(rows):
 
 def pacemaker_resources(proc="/proc", cibadmin="/usr/sbin/cibadmin"):
     """{container name: resource id} of the ocf:hacontain:container resources in the
-    CIB, read only when cibadmin is installed and pacemakerd runs in this pid
-    namespace; {} otherwise (no cluster costs nothing but a stat and a /proc scan)."""
-    if not os.access(cibadmin, os.X_OK) or not _pacemakerd_runs(proc):
+    CIB, read only when cibadmin is installed and the CIB listens on this node; {}
+    otherwise (without a cluster this costs a stat and one read of /proc/net/unix)."""
+    if not os.access(cibadmin, os.X_OK) or not _cib_listens(proc):
         return {}
     import subprocess
     try:
@@ -186,16 +186,14 @@ def pacemaker_resources(proc="/proc", cibadmin="/usr/sbin/cibadmin"):
     return container_resources(result.stdout) if result.returncode == 0 else {}
 
 
-def _pacemakerd_runs(proc):
-    for entry in os.listdir(proc):
-        if entry.isdigit():
-            try:
-                with open(f"{proc}/{entry}/comm", encoding="utf-8") as handle:
-                    if handle.read().strip() == "pacemakerd":
-                        return True
-            except OSError:
-                continue
-    return False
+def _cib_listens(proc):
+    """Whether the CIB's read-only socket is bound in this network namespace: libqb's
+    abstract "@cib_ro", or a file .../cib_ro when libqb is forced to file sockets."""
+    try:
+        with open(f"{proc}/net/unix", encoding="utf-8", errors="replace") as handle:
+            return any(line.rstrip().endswith((" @cib_ro", "/cib_ro")) for line in handle)
+    except OSError:
+        return False
 
 
 def container_resources(cib_xml):

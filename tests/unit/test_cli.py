@@ -125,8 +125,22 @@ def test_the_pacemaker_resource_of_a_container_is_read_from_the_cib():
     assert cli_views.container_resources("not xml") == {}
 
 
-def test_no_cluster_no_cib_query(tmp_path):
-    assert cli_views.pacemaker_resources(proc=str(tmp_path), cibadmin="/nonexistent") == {}
+def test_the_cib_is_queried_only_when_it_listens(tmp_path):
+    cibadmin = tmp_path / "cibadmin"
+    cibadmin.write_text("#!/bin/sh\n[ \"$*\" = '--query --scope resources' ] || exit 2\n"
+                        "echo '<resources><primitive id=\"r1\" class=\"ocf\" "
+                        "provider=\"hacontain\" type=\"container\"><instance_attributes "
+                        "id=\"a\"><nvpair id=\"n\" name=\"name\" value=\"web\"/>"
+                        "</instance_attributes></primitive></resources>'\n")
+    cibadmin.chmod(0o755)
+    (tmp_path / "net").mkdir()
+    sockets = tmp_path / "net" / "unix"
+    header = "Num       RefCount Protocol Flags    Type St Inode Path\n"
+    sockets.write_text(header + "0000: 00000002 00000000 00010000 0001 01 1234 @other\n")
+    assert cli_views.pacemaker_resources(str(tmp_path), str(cibadmin)) == {}
+    sockets.write_text(header + "0000: 00000002 00000000 00010000 0001 01 1234 @cib_ro\n")
+    assert cli_views.pacemaker_resources(str(tmp_path), str(cibadmin)) == {"web": "r1"}
+    assert cli_views.pacemaker_resources(str(tmp_path), "/nonexistent") == {}
 
 
 def test_man_pages_render_without_warnings(tmp_path):
