@@ -19,7 +19,7 @@ fi
 packages=(
     python3 python3-venv python3-dev gcc libc6-dev
     pacemaker pacemaker-cli-utils corosync crmsh pcs resource-agents fence-agents libxml2-utils
-    lvm2 thin-provisioning-tools drbd-utils e2fsprogs util-linux
+    lvm2 thin-provisioning-tools drbd-utils e2fsprogs xfsprogs btrfs-progs util-linux
     lxc busybox-static debootstrap
     qemu-system-x86 qemu-utils
     iproute2 iputils-ping procps kmod psmisc strace

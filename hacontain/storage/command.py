@@ -16,7 +16,9 @@ def run(argv, what=None):
         raise NotInstalled(f"{argv[0]} is not installed on this node"
                            + (f" (needed to {what})" if what else "")) from None
     if result.returncode != 0:
-        raise CommandError(argv, result.returncode, result.stderr)
+        hint = f"Run `{argv[0]} --help'"            # lvm's last line says only that
+        raise CommandError(argv, result.returncode, "\n".join(
+            line for line in result.stderr.splitlines() if not line.strip().startswith(hint)))
     return result.stdout
 
 

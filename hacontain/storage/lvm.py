@@ -55,11 +55,11 @@ class Lvm(backends.Volume):
         info = self.info()
         new = options.lvname or name
         if info.get("pool_lv"):
-            run(["lvcreate", "-s", "-n", new, "--setautoactivation", "n", "--addtag", TAG,
-                 f"{self.vg}/{self.lv}"], "make a thin snapshot")
+            run(["lvcreate", "-s", "-n", new, "--addtag", TAG, f"{self.vg}/{self.lv}"],
+                "make a thin snapshot")      # skips autoactivation (flag k): no option needed
         else:
             run(["lvcreate", "-s", "-L", f"{backends.parse_size(options.fssize)}b", "-n", new,
-                 "--setautoactivation", "n", "--addtag", TAG, f"{self.vg}/{self.lv}"], "make a snapshot")
+                 "--addtag", TAG, f"{self.vg}/{self.lv}"], "make a snapshot")
         clone = Lvm(f"/dev/{self.vg}/{new}")
         activate(clone.vg, clone.lv)
         block.new_uuid(clone.path, probe.filesystem_type(clone.path))
@@ -70,9 +70,12 @@ class Lvm(backends.Volume):
 
 
 def activate(vg, lv):
-    """Activate VG/LV here, with -K where it carries the activation-skip flag (attr k)."""
+    """Activate VG/LV here unless active (attr a; a thick snapshot is active with its
+    origin), with -K where it carries the activation-skip flag (attr k)."""
     report = run_json(["lvs", "-o", "lv_attr", f"{vg}/{lv}"], "read the LV")
     attr = report["report"][0]["lv"][0]["lv_attr"]
+    if attr[4] == "a":
+        return
     run(["lvchange", "-ay"] + (["-K"] if len(attr) > 9 and attr[9] == "k" else [])
         + [f"{vg}/{lv}"], "activate the LV")
 
@@ -85,15 +88,16 @@ def create(directory, name, options):
     """A new LV (thin in --thinpool, else thick) of --fssize with a --fstype filesystem."""
     lv = options.lvname or name
     size = f"{backends.parse_size(options.fssize)}b"
-    argv = ["lvcreate", "-aly", "-Wy", "--yes", "--setautoactivation", "n", "--addtag", TAG,
-            "-n", lv]
-    if options.thinpool:
-        argv += ["-V", size, "--thinpool", f"{options.vgname}/{options.thinpool}"]
+    argv = ["lvcreate", "-aly", "-Wy", "--yes", "--addtag", TAG, "-n", lv]
+    if options.thinpool:              # thin LVs take no autoactivation setting: skip flag
+        argv += ["--setactivationskip", "y", "-V", size,
+                 "--thinpool", f"{options.vgname}/{options.thinpool}"]
     else:
-        argv += ["-L", size, options.vgname]
+        argv += ["--setautoactivation", "n", "-L", size, options.vgname]
     run(argv, "create the LV")
     volume = Lvm(f"/dev/{options.vgname}/{lv}")
     try:
+        activate(volume.vg, volume.lv)
         if not os.path.exists(volume.path):
             raise StorageError(f"lvcreate made {options.vgname}/{lv} but {volume.path} "
                                "did not appear")

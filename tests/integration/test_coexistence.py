@@ -124,7 +124,7 @@ def test_ls_and_info_say_whose_a_same_named_running_container_is(tmp_path, rundi
     hacontain("start", "-P", str(first), name)
     try:
         mine = hacontain("ls", "-P", str(first)).stdout
-        assert mine.split()[:2] == [name, "RUNNING"], mine
+        assert mine.splitlines()[1].split()[:2] == [name, "RUNNING"], mine
         theirs = hacontain("ls", "-P", str(second)).stdout
         assert f"RUNNING (from {first})" in theirs, theirs
         rows = json.loads(hacontain("ls", "-P", str(second), "--json").stdout)
