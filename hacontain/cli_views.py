@@ -102,9 +102,8 @@ def render_info(details):
         pairs += [(f"  {mount or 'unified'}", where["cgroup"])
                   for mount, where in sorted(cgroup.get("hierarchies", {}).items())]
     for interface, data in sorted((details.get("network") or {}).items()):
-        pairs.append((f"network {interface}",
-                      f"{data['state']} mtu {data['mtu']} {data['hwaddr'] or ''} "
-                      f"{' '.join(data['addresses'])}".replace("  ", " ")))
+        pairs.append((f"network.{interface}", f"{data['state']} mtu {data['mtu']} hwaddr "
+                      f"{data['hwaddr'] or '-'} {' '.join(data['addresses'])}"))
     return aligned(pairs)
 
 
@@ -117,8 +116,8 @@ def _seconds_pair(resources, user, system):
 
 def ls_rows(lxcpath):
     """A row per container of `lxcpath`: name, state, pid, memory (bytes), ipv4, ipv6
-    (lists), resource (the Pacemaker resource that manages it, or None) and
-    from_lxcpath when the state is a same-named container's of another LXCPATH."""
+    (lists), resource (the Pacemaker resource that manages it) and from_lxcpath
+    (the LXCPATH of a same-named container whose state this is); None where none."""
     from hacontain import paths
     from hacontain.runtime.cgroups import reuse_layout
     from hacontain.runtime.container import Container
@@ -132,7 +131,7 @@ def ls_rows(lxcpath):
         container = Container(name, root)
         status = container.status()
         row = {"name": name, "state": status.name, "pid": None, "memory": None,
-               "ipv4": [], "ipv6": [], "resource": resources.get(name)}
+               "ipv4": [], "ipv6": [], "resource": resources.get(name), "from_lxcpath": None}
         if status.owner not in (None, root):
             row["from_lxcpath"] = status.owner  # a same-named one's, not this
         elif status.running:
@@ -161,7 +160,7 @@ def _live_columns(container, record):
 
 def render_ls(rows):
     def state(row):
-        return row["state"] + (f" (from {row['from_lxcpath']})" if "from_lxcpath" in row else "")
+        return row["state"] + (f" (from {row['from_lxcpath']})" if row["from_lxcpath"] else "")
 
     def addresses(values):
         return ",".join(values) or None

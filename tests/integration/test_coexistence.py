@@ -129,14 +129,14 @@ def test_ls_and_info_say_whose_a_same_named_running_container_is(tmp_path, rundi
         assert f"RUNNING (from {first})" in theirs, theirs
         rows = json.loads(hacontain("ls", "-P", str(second), "--json").stdout)
         assert rows[0]["from_lxcpath"] == str(first)
-        assert "from_lxcpath" not in json.loads(hacontain("ls", "-P", str(first), "--json")
-                                                .stdout)[0]
+        assert json.loads(hacontain("ls", "-P", str(first), "--json").stdout)[0][
+            "from_lxcpath"] is None
         details = json.loads(hacontain("info", "-P", str(second), name, "--json").stdout)
         assert details["from_lxcpath"] == str(first) and str(first) in details["reason"]
         text = hacontain("info", "-P", str(second), name).stdout
         assert "from_lxcpath:" in text and str(first) in text
-        assert "from_lxcpath" not in json.loads(
-            hacontain("info", "-P", str(first), name, "--json").stdout)
+        assert json.loads(hacontain("info", "-P", str(first), name, "--json").stdout)[
+            "from_lxcpath"] is None
     finally:
         hacontain("stop", "-k", "-P", str(first), name)
     for lxcpath in (first, second):

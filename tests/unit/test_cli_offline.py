@@ -1,4 +1,4 @@
-"""The CLI without root: options, the fast entry's parser, the printed forms, man
+"""The CLI without root (offline: no container runs): options, the fast entry's parser, the
 pages, the README's command table (click's CliRunner; no container runs)."""
 
 import json
