@@ -6,7 +6,7 @@ import os
 import stat
 
 from hacontain.errors import NotFound, StorageError
-from hacontain.storage import backends, mountinfo, probe
+from hacontain.storage import backends, drbd, mountinfo, probe
 
 MKFS = {"ext4": ["mkfs.ext4", "-q", "-F"], "xfs": ["mkfs.xfs", "-q", "-f"],
         "btrfs": ["mkfs.btrfs", "-q", "-f"]}
@@ -48,6 +48,12 @@ def check_device(device, spec):
         raise NotFound(f"rootfs {spec}: device {device} does not exist on this node") from None
     if not stat.S_ISBLK(info.st_mode):
         raise NotFound(f"rootfs {spec}: {device} is not a block device")
+    if os.major(info.st_rdev) == drbd.MAJOR:
+        role = drbd.local_role(os.minor(info.st_rdev))
+        if role != "Primary":
+            raise backends.VolumeBusy(f"rootfs {spec}: {device} is DRBD minor "
+                                      f"{os.minor(info.st_rdev)}, {role} on this node: only "
+                                      "its Primary may start the container")
     points = mountinfo.mount_points(info.st_rdev)
     if points:
         raise backends.VolumeBusy(f"rootfs {spec}: {device} is already mounted on this node "

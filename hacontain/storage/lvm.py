@@ -29,6 +29,7 @@ class Lvm(backends.Volume):
         if not os.path.exists(self.path):
             raise NotFound(f"rootfs {self.spec}: {self.path} does not exist: LV {self.vg}/"
                            f"{self.lv} is not active on this node")
+        check_exclusive(self.vg, self.lv, self.spec)
         block.check_device(self.path, self.spec)
 
     def prepare(self):
@@ -67,6 +68,28 @@ class Lvm(backends.Volume):
 
     def clone_relation(self):
         return None if self.info().get("pool_lv") else "lvm-thick"
+
+
+def check_exclusive(vg, lv, spec):
+    """VolumeBusy unless VG/LV is this node's alone: a VG with a system ID not this
+    node's, or (lvmlockd: a shared VG) an LV active without the exclusive lock."""
+    report = run_json(["vgs", "-o", "vg_name,vg_systemid,vg_lock_type", vg], "read the VG")
+    row = report["report"][0]["vg"][0]
+    owner = row.get("vg_systemid", "")
+    if owner and owner != local_system_id():
+        raise backends.VolumeBusy(f"rootfs {spec}: VG {vg} belongs to system ID {owner}, "
+                                  f"not this node's ({local_system_id() or 'none'})")
+    if row.get("vg_lock_type", "") in ("sanlock", "dlm", "idm"):
+        report = run_json(["lvs", "-o", "lv_active_exclusively", f"{vg}/{lv}"], "read the LV")
+        if not report["report"][0]["lv"][0].get("lv_active_exclusively"):
+            raise backends.VolumeBusy(f"rootfs {spec}: LV {vg}/{lv} is not active exclusively "
+                                      "on this node (lvmlockd: activate it with -aey)")
+
+
+def local_system_id():
+    """This node's LVM system ID ('' when it has none)."""
+    text = run(["lvm", "systemid"], "read this node's LVM system ID")
+    return text.split(":", 1)[1].strip() if ":" in text else ""
 
 
 def activate(vg, lv):
