@@ -40,14 +40,15 @@ def kernel_version(proc="/proc/drbd", sysfs="/sys/module/drbd/version"):
     return int(match.group(1)), int(match.group(2))
 
 
-def resource_file(name, minor, port, nodes, version, fencing=True):
+def resource_file(name, minor, port, nodes, version, fencing=True, net=(), disk=()):
     """The text of /etc/drbd.d/NAME.res for two `nodes` [(host name, address, backing
     disk)], protocol C, internal metadata; `version` (major, minor) picks 8.4 or 9
-    syntax. `fencing`: resource-and-stonith with Pacemaker's fence-peer handlers."""
+    syntax. `fencing`: resource-and-stonith with Pacemaker's fence-peer handlers;
+    `net`, `disk`: more statements of those sections (e.g. "ping-int 2;")."""
     if len(nodes) != 2:
         raise StorageError(f"a DRBD resource here has two nodes, not {len(nodes)}")
     nine = version[0] >= 9
-    net, disk, handlers = ["protocol C;"], [], []
+    net, disk, handlers = ["protocol C;", *net], [*disk], []
     if fencing:
         (net if nine else disk).append("fencing resource-and-stonith;")
         if nine:
