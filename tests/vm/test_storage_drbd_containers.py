@@ -2,7 +2,8 @@
 the resource made with storage.drbd's helpers (resource file, create-md, up, the first
 sync skipped on the blank disks), the guard refusing the Secondary, the Primary running
 it, and after a crash of the Primary the other node promoting and starting it with the
-data written before the crash."""
+data written before the crash; the same with a VG on the DRBD device (LVM on DRBD,
+the LVM filter rejecting the backing disk) and the container on an LV of it."""
 
 import pytest
 
@@ -92,3 +93,37 @@ def test_container_on_drbd_guard_and_failover(vm_image, checkout):
         b.hc("stop", "ct")
         b.hc("destroy", "ct")
         assert b.sh("blkid -o value -s TYPE /dev/drbd0").strip() == "ext4"   # device kept
+
+
+# What an admin puts in lvm.conf for a VG on DRBD: LVM sees the PV on /dev/drbd0 only.
+LVM_FILTER = 'devices { global_filter = [ "a|^/dev/drbd.*|", "r|^/dev/vdb$|" ] }'
+
+
+def test_container_on_lvm_on_drbd_failover(vm_image, checkout):
+    with booted(vm_image, ["drbd-a", "drbd-b"], linked=True, share=checkout,
+                data_disk_size="256M") as vms:
+        a, b = (Node(vm, checkout) for vm in vms)
+        for node in (a, b):
+            node.sh(f"modprobe -a drbd dm_mod dm_snapshot && echo '{LVM_FILTER}' >> /etc/lvm/lvm.conf")
+            node.py(CONFIGURE)
+        a.wait("Connected", 60)
+        a.py("from hacontain.storage import drbd; drbd.skip_initial_sync('r0', drbd.kernel_version())")
+        a.sh("drbdadm primary r0 && pvcreate -q /dev/drbd0 && vgcreate -q ha /dev/drbd0")
+        a.hc("create", "ct", "-t", "busybox", "-B", "lvm", "--vgname", "ha", "--fssize", "96M")
+        assert "lxc.rootfs.path = lvm:/dev/ha/ct" in a.sh(f"cat {LXCPATH}/ct/config")
+        b.hc("create", "ct", "-t", "busybox")                 # the config on the other node
+        b.sh(f"sed -i 's|^lxc.rootfs.path = .*|lxc.rootfs.path = lvm:/dev/ha/ct|' "
+             f"{LXCPATH}/ct/config")
+
+        refused = b.hc("start", "ct", ok=False)                # Secondary: no VG here
+        assert refused.rc == 1 and "ha/ct is not active on this node" in refused.stderr
+
+        a.hc("start", "ct")
+        a.inside("echo on-lvm-on-drbd > /data && sync")
+        vms[0].crash()
+
+        b.wait("WFConnection|StandAlone", 60)
+        b.sh("drbdadm primary r0 && vgchange -q -ay ha")
+        b.hc("start", "ct")
+        assert b.inside("cat /data").strip() == "on-lvm-on-drbd"
+        b.hc("stop", "ct")
