@@ -41,6 +41,21 @@ def json_option(function):
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(function)
 
 
+def _complete_names(ctx, param, incomplete):
+    """Bash completion of a container NAME: the containers of the LXCPATH given so far."""
+    from hacontain import paths
+    root = paths.lxcpath(ctx.params.get("lxcpath") or ctx.find_root().params.get("lxcpath"))
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return []
+    return sorted(name for name in names if name.startswith(incomplete)
+                  and os.path.isfile(os.path.join(root, name, "config")))
+
+
+name_argument = click.argument("name", shell_complete=_complete_names)
+
+
 def _container(name, lxcpath):
     from hacontain.runtime.container import Container
     return Container(name, lxcpath)
@@ -107,7 +122,7 @@ def create(name, template, backend, fstype, fssize, vgname, lvname, thinpool, id
 
 
 @main.command()
-@click.argument("source")
+@click.argument("source", shell_complete=_complete_names)
 @click.argument("name")
 @click.option("-s", "--snapshot", is_flag=True,
               help="A snapshot clone (overlay over a stopped dir/overlay source, btrfs or LVM snapshot).")
@@ -128,7 +143,7 @@ def copy(source, name, snapshot, backend, allow_running, fstype, fssize, vgname,
 
 
 @main.command()
-@click.argument("name")
+@name_argument
 @click.option("-t", "--timeout", default=START_DEFAULTS["timeout"], show_default=True,
               help="Seconds to wait for the init to start.")
 @click.option("--settle", default=START_DEFAULTS["settle"], show_default=True,
@@ -153,7 +168,7 @@ def start(name, timeout, settle, foreground, lxcpath):
 
 
 @main.command()
-@click.argument("name")
+@name_argument
 @click.option("--tty", "tty", default=0, show_default=True, type=click.IntRange(min=0),
               help="The tty number (0: /dev/console).")
 @click.option("-e", "--escape", default="a", show_default=True, metavar="KEY",
@@ -173,7 +188,7 @@ def console(name, tty, escape, lxcpath):
 
 
 @main.command()
-@click.argument("name")
+@name_argument
 @click.option("-t", "--timeout", default=30.0, show_default=True,
               help="Seconds to wait for a clean shutdown before killing.")
 @click.option("-k", "--kill", is_flag=True, help="Kill at once, no clean shutdown.")
@@ -187,7 +202,7 @@ def stop(name, timeout, kill, lxcpath):
 
 
 @main.command()
-@click.argument("name")
+@name_argument
 @json_option
 @lxcpath_option
 def info(name, as_json, lxcpath):
@@ -207,7 +222,7 @@ def list_containers(as_json, lxcpath):
 
 
 @main.command()
-@click.argument("name")
+@name_argument
 @json_option
 @lxcpath_option
 def ps(name, as_json, lxcpath):
@@ -218,7 +233,7 @@ def ps(name, as_json, lxcpath):
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
-@click.argument("name")
+@name_argument
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @click.option("-e", "--env", "env", multiple=True, metavar="KEY=VALUE", help="Extra environment.")
 @lxcpath_option
@@ -229,7 +244,7 @@ def attach(name, command, env, lxcpath):
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
-@click.argument("name")
+@name_argument
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @lxcpath_option
 def execute(name, command, lxcpath):
@@ -239,7 +254,7 @@ def execute(name, command, lxcpath):
 
 
 @main.command(name="shift-rootfs")
-@click.argument("name")
+@name_argument
 @lxcpath_option
 def shift_rootfs(name, lxcpath):
     """Give stopped container NAME's rootfs to the host ids of its lxc.idmap."""
@@ -249,7 +264,7 @@ def shift_rootfs(name, lxcpath):
 
 
 @main.command()
-@click.argument("name")
+@name_argument
 @click.option("-f", "--force", is_flag=True, help="Stop the container first if it runs.")
 @lxcpath_option
 def destroy(name, force, lxcpath):
@@ -259,7 +274,7 @@ def destroy(name, force, lxcpath):
 
 
 @main.command()
-@click.argument("name")
+@name_argument
 @lxcpath_option
 def freeze(name, lxcpath):
     """Freeze all processes of container NAME."""
@@ -267,7 +282,7 @@ def freeze(name, lxcpath):
 
 
 @main.command()
-@click.argument("name")
+@name_argument
 @lxcpath_option
 def unfreeze(name, lxcpath):
     """Thaw container NAME."""
@@ -275,7 +290,7 @@ def unfreeze(name, lxcpath):
 
 
 @main.command()
-@click.argument("name")
+@name_argument
 @click.argument("key")
 @click.argument("value", required=False)
 @json_option
@@ -295,7 +310,7 @@ def cgroup(name, key, value, as_json, lxcpath):
 
 
 @main.command()
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=_complete_names)
 @lxcpath_option
 def checkconfig(name, lxcpath):
     """Check this kernel has what hacontain needs (like lxc-checkconfig); with NAME,
@@ -316,7 +331,7 @@ def checkconfig(name, lxcpath):
 
 
 @main.command()
-@click.argument("name")
+@name_argument
 @click.argument("key", required=False)
 @click.argument("value", required=False)
 @json_option

@@ -166,7 +166,8 @@ def render_ls(rows):
         return ",".join(values) or None
     return table([header for header, _ in LS_COLUMNS],
                  [[row["name"], state(row), row["pid"],
-                   size(row["memory"]), addresses(row["ipv4"]), addresses(row["ipv6"]), row["resource"]]
+                   size(row["memory"]), addresses(row["ipv4"]), addresses(row["ipv6"]),
+                   row["resource"]]
                   for row in rows])
 
 

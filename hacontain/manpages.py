@@ -10,7 +10,12 @@ ENVIRONMENT = (
                           "(default /var/lib/hacontain)."),
     ("HACONTAIN_CGROUP_PARENT", "The cgroup parent of the containers (default: hacontain "
                                 "below the caller's own cgroup)."),
-    ("HACONTAIN_DEBIAN_MIRROR", "The Debian mirror the debian templates bootstrap from."),
+    ("HACONTAIN_RUNDIR", "Where the containers' state, locks and console logs live "
+                         "(default /run/hacontain)."),
+    ("HACONTAIN_DEBIAN_MIRROR", "The Debian mirror the debian templates bootstrap from "
+                                "(default http://deb.debian.org/debian)."),
+    ("HACONTAIN_CACHE", "Where the debian templates' rootfs tarballs are cached "
+                        "(default /var/cache/hacontain)."),
 )
 
 

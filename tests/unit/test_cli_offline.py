@@ -177,6 +177,15 @@ def test_completion_and_man_pages_are_installed(tmp_path):
                            env={**os.environ, "_HACONTAIN_COMPLETE": "bash_complete",
                                 "COMP_WORDS": "hacontain cg", "COMP_CWORD": "1"})
     assert "cgroup" in words.stdout
+    for name in ("web1", "web2", "db"):
+        (tmp_path / "lxc" / name).mkdir(parents=True)
+        (tmp_path / "lxc" / name / "config").write_text("lxc.uts.name = x\n")
+    where = tmp_path / "lxc"
+    for line in (f"hacontain -P {where} info we", f"hacontain stop -P {where} we"):
+        names = subprocess.run([str(command)], capture_output=True, text=True,
+                               env={**os.environ, "_HACONTAIN_COMPLETE": "bash_complete",
+                                    "COMP_WORDS": line, "COMP_CWORD": "4"})
+        assert names.stdout.split() == ["plain,web1", "plain,web2"], (line, names.stdout)
 
 
 def test_the_readme_table_lists_exactly_the_commands_of_help():
