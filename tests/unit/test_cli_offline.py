@@ -280,3 +280,21 @@ def test_id_ranges(tmp_path):
     table.write_text("alice:165536:65536\nroot:231072:65536\n")
     assert cli_config._subordinate(str(table)) == (231072, 65536)
     assert cli_config._subordinate(str(tmp_path / "none")) == (100000, 65536)
+
+
+def test_a_bare_cgroup_file_gets_the_prefix_of_the_version_carrying_its_controller():
+    from hacontain.runtime.cgroups.keys import bare_file_key
+
+    def hybrid_v1(controller):
+        return controller in ("memory", "cpu", "blkio")
+
+    def hybrid_v2(controller):
+        return controller == "cgroup"
+    assert bare_file_key("memory.limit_in_bytes", hybrid_v1, hybrid_v2) == \
+        "lxc.cgroup.memory.limit_in_bytes"
+    assert bare_file_key("cgroup.procs", hybrid_v1, hybrid_v2) == "lxc.cgroup2.cgroup.procs"
+    assert bare_file_key("memory.max", lambda c: False, lambda c: c == "memory") == \
+        "lxc.cgroup2.memory.max"
+    for unchanged in ("hacontain.limit.memory", "lxc.cgroup2.memory.max",
+                      "lxc.cgroup.cpu.shares", "nosuch.file", "memory"):
+        assert bare_file_key(unchanged, hybrid_v1, hybrid_v2) == unchanged
