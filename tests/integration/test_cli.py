@@ -142,3 +142,18 @@ def test_create_idmap_makes_a_ready_unprivileged_container(rundir):
         hacontain("-P", where, "destroy", name)
     finally:
         shutil.rmtree(where)
+
+
+def test_ls_detects_the_cgroup_layout_once(make_container, lxcpath, monkeypatch):
+    from hacontain import cli_views
+    from hacontain.runtime import cgroups
+    for _ in range(3):
+        make_container().start()
+    calls = []
+    real = cgroups.detect_layout
+    monkeypatch.setattr(cgroups, "_reused", {})
+    monkeypatch.setattr(cgroups, "detect_layout", lambda *args: calls.append(args) or real(*args))
+    rows = cli_views.ls_rows(str(lxcpath))
+    assert [row["state"] for row in rows] == ["RUNNING"] * 3
+    assert all(row["memory"] > 0 for row in rows)
+    assert len(calls) == 1
