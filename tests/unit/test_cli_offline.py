@@ -154,6 +154,11 @@ def test_man_pages_render_without_warnings(tmp_path):
         result = subprocess.run(["groff", "-man", "-ww", "-z", str(path)], capture_output=True,
                                 text=True)
         assert result.returncode == 0 and result.stderr == "", (name, result.stderr)
+        if shutil.which("man") is not None:
+            shown = subprocess.run(["man", "--warnings", "-l", "-P", "cat", str(path)],
+                                   capture_output=True, text=True,
+                                   env={**os.environ, "MANWIDTH": "80"})
+            assert shown.returncode == 0 and shown.stderr == "", (name, shown.stderr)
     rendered = subprocess.run(["groff", "-man", "-Tutf8", str(tmp_path / "hacontain-cgroup.1")],
                               capture_output=True, text=True, check=True).stdout
     rendered = re.sub(".\b", "", rendered).replace("\u2010", "-").replace("\u2212", "-")
