@@ -29,8 +29,11 @@ def run(argv):
     try:
         text = RUNNERS[command](*arguments, **options)
     except HacontainError as exc:
-        sys.stderr.write(f"hacontain: error: {exc}\n")
+        sys.stderr.write(f"hacontain: error: {exc}\n")     # as cli._Group says it
         sys.exit(1)
+    except KeyboardInterrupt:
+        sys.stderr.write("hacontain: interrupted\n")
+        sys.exit(130)
     if text is not None:
         sys.stdout.write(text + "\n")
         sys.stdout.flush()
