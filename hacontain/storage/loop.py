@@ -33,7 +33,7 @@ class Loop(backends.Volume):
             os.close(fd)          # the mount holds the device now; unmounted, it clears
 
     def destroy(self):
-        users = loopdev.backing(self.path)
+        users = loopdev.wait_released(self.path, RELEASE_WAIT)
         if users:
             raise backends.VolumeBusy(f"{self.path} is attached to {', '.join(users)}")
         if os.path.lexists(self.path):

@@ -15,6 +15,8 @@ from clitools import hacontain, mounts_below, unique_name
 
 pytestmark = pytest.mark.root
 
+AGENT = "/usr/lib/ocf/resource.d/hacontain/container"
+
 
 def cli(lxcpath, command, *args, check=True):
     return hacontain(command, "-P", str(lxcpath), *args, check=check)
@@ -35,6 +37,14 @@ def loops_backing(path):
         except OSError:
             pass
     return found
+
+
+def agent(action, name, lxcpath, **extra):
+    """The installed OCF agent's `action` on container `name`."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("OCF_", "HA_"))}
+    env.update(OCF_ROOT="/usr/lib/ocf", OCF_RESOURCE_INSTANCE=name, OCF_RESKEY_name=name,
+               OCF_RESKEY_lxcpath=str(lxcpath), **extra)
+    return subprocess.run([AGENT, action], env=env, capture_output=True, text=True, timeout=120)
 
 
 def wait_until(condition, timeout=10.0):
@@ -139,6 +149,9 @@ def test_loop_in_use_is_refused_and_running_copy_needs_allow_running(lxcpath, co
     cli(lxcpath, "start", base)
     refused = cli(lxcpath, "start", second, check=False)
     assert refused.returncode == 1 and f"{image} is in use on this node" in refused.stderr
+    start = agent("start", second, lxcpath)                # node-local: bans only this node
+    assert start.returncode == 2 and f"{image} is in use on this node" in start.stderr
+    assert agent("monitor", second, lxcpath, OCF_RESKEY_CRM_meta_interval="0").returncode == 7
 
     refused = cli(lxcpath, "copy", base, copy, check=False)
     assert refused.returncode == 1 and "--allow-running" in refused.stderr
