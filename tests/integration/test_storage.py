@@ -16,6 +16,7 @@ from clitools import hacontain, mounts_below, unique_name
 pytestmark = pytest.mark.root
 
 AGENT = "/usr/lib/ocf/resource.d/hacontain/container"
+NAME_AND_MARKER = "hostname; cat /root-marker"
 
 
 def cli(lxcpath, command, *args, check=True):
@@ -70,6 +71,13 @@ def containers(lxcpath, rundir):
     assert not left, f"could not destroy {left}"
 
 
+def volume_of(lxcpath, name):
+    """The storage.backends Volume of container `name`'s rootfs."""
+    from hacontain.config import load
+    from hacontain.storage import backends
+    return backends.open_volume(load(str(lxcpath / name / "config")).rootfs)
+
+
 def lifecycle(lxcpath, name):
     """Start, write, stop, start again: the data is there; the volume's mount is never
     in the host's mount table."""
@@ -90,10 +98,12 @@ def test_overlay_create_run_clone_destroy(lxcpath, containers):
     assert f"lxc.rootfs.path = overlay:{lxcpath}/{base}/base:{lxcpath}/{base}/delta0" in config
     lifecycle(lxcpath, base)
     assert (lxcpath / base / "delta0" / "root-marker").exists()       # changes in the upper
+    upper_size = volume_of(lxcpath, base).size()
+    assert 0 < upper_size < 1024 * 1024                                # the upper only
     assert not (lxcpath / base / "base" / "root-marker").exists()
 
     cli(lxcpath, "copy", "-s", base, clone)
-    assert inside_after_start(lxcpath, clone, "hostname; cat /root-marker").split() == [clone, "kept"]
+    assert inside_after_start(lxcpath, clone, NAME_AND_MARKER).split() == [clone, "kept"]
     inside(lxcpath, clone, "echo clone > /clone-only")
     cli(lxcpath, "stop", clone)
     assert not (lxcpath / base / "delta0" / "clone-only").exists()
@@ -126,10 +136,11 @@ def test_loop_create_run_copy_destroy(lxcpath, containers, fstype):
     assert f"lxc.rootfs.path = loop:{image}" in (lxcpath / base / "config").read_text()
     lifecycle(lxcpath, base)
     assert wait_until(lambda: not loops_backing(image)), "the loop device outlived the container"
+    assert volume_of(lxcpath, base).size() == 300 * 1024 * 1024
 
     cli(lxcpath, "copy", base, copy)                # a full copy: its own image, new UUID (xfs)
     cli(lxcpath, "start", base)
-    assert inside_after_start(lxcpath, copy, "hostname; cat /root-marker").split() == [copy, "kept"]
+    assert inside_after_start(lxcpath, copy, NAME_AND_MARKER).split() == [copy, "kept"]
     mounted = inside(lxcpath, copy, "grep ' / ' /proc/mounts").split()
     assert mounted[0].startswith("/dev/loop") and mounted[2] == fstype
     assert len(loops_backing(image)) == 1 and len(loops_backing(lxcpath / copy / "rootdev")) == 1
@@ -193,7 +204,7 @@ def test_btrfs_create_run_snapshot_destroy(btrfs_dir, rundir, monkeypatch):
                                     capture_output=True, text=True, check=True).stdout
         assert f"lxc/{clone}/rootfs" in subvolumes                       # a snapshot
         cli(lxcpath, "start", base)                    # snapshots are independent of the base
-        assert inside_after_start(lxcpath, clone, "hostname; cat /root-marker").split() == [clone, "kept"]
+        assert inside_after_start(lxcpath, clone, NAME_AND_MARKER).split() == [clone, "kept"]
         cli(lxcpath, "destroy", "-f", base)            # ... so it may go first
         assert inside(lxcpath, clone, "cat /root-marker").strip() == "kept"
         cli(lxcpath, "destroy", "-f", clone)

@@ -1,9 +1,9 @@
 """A container whose rootfs is a DRBD device, in two linked VMs (in-tree DRBD 8.4):
 the resource made with storage.drbd's helpers (resource file, create-md, up, the first
-sync skipped on the blank disks), the guard refusing the Secondary, the Primary running
-it, and after a crash of the Primary the other node promoting and starting it with the
-data written before the crash; the same with a VG on the DRBD device (LVM on DRBD,
-the LVM filter rejecting the backing disk) and the container on an LV of it."""
+sync, or skipping it on blank disks), the guard refusing the Secondary, the Primary
+running it, and after a crash of the Primary the other node promoting and starting it
+with the data written before the crash; the same with a VG on the DRBD device (LVM on
+DRBD, the LVM filter rejecting the backing disk) and the container on an LV of it."""
 
 import pytest
 
@@ -18,7 +18,12 @@ NODES = "[('drbd-a', '192.0.2.11', '/dev/vdb'), ('drbd-b', '192.0.2.12', '/dev/v
 CONFIGURE = ("from hacontain.storage import drbd; v = drbd.kernel_version(); "
              "drbd.write_resource('r0', drbd.resource_file('r0', 0, 7789, " + NODES + ", v, "
              "fencing=False, net=['ping-int 2;', 'ping-timeout 5;', 'connect-int 2;', "
-             "'timeout 10;'])); drbd.create_md('r0'); drbd.up('r0')")
+             "'timeout 10;'], disk=['c-plan-ahead 0;', 'resync-rate 300M;'])); "
+             "drbd.create_md('r0'); drbd.up('r0')")
+STATES = "from hacontain.storage import drbd; print(*drbd.adm_states('r0'))"
+ROLE = "from hacontain.storage import drbd; print(drbd.local_role(0))"
+SKIP_SYNC = ("from hacontain.storage import drbd; "
+             "drbd.skip_initial_sync('r0', drbd.kernel_version())")
 WAIT = ('deadline=$(( $(date +%s) + {seconds} )); '
         'until drbdadm cstate r0 | grep -qE "^({states})$"; do '
         '[ "$(date +%s)" -lt "$deadline" ] || {{ cat /proc/drbd; exit 1; }}; sleep 0.2; done')
@@ -63,9 +68,11 @@ def test_container_on_drbd_guard_and_failover(vm_image, checkout):
             node.sh("modprobe drbd")
             node.py(CONFIGURE)
         a.wait("Connected", 60)
-        a.py("from hacontain.storage import drbd; drbd.skip_initial_sync('r0', drbd.kernel_version())")
-        a.sh("drbdadm primary r0")
-        assert a.sh("drbdadm dstate r0").strip() == "UpToDate/UpToDate"   # no sync needed
+        a.py("from hacontain.storage import drbd; drbd.initial_sync('r0')")   # a is the source
+        a.sh('until [ "$(drbdadm dstate r0)" = UpToDate/UpToDate ]; do sleep 0.2; done',
+             timeout=120)
+        assert a.py(STATES).split() == ["Primary/Secondary", "Connected", "UpToDate/UpToDate"]
+        assert b.py(ROLE).strip() == "Secondary"
 
         # the rootfs: the busybox tree copied onto an ext4 on /dev/drbd0
         for node in (a, b):
@@ -104,11 +111,14 @@ def test_container_on_lvm_on_drbd_failover(vm_image, checkout):
                 data_disk_size="256M") as vms:
         a, b = (Node(vm, checkout) for vm in vms)
         for node in (a, b):
-            node.sh(f"modprobe -a drbd dm_mod dm_snapshot && echo '{LVM_FILTER}' >> /etc/lvm/lvm.conf")
+            node.sh(f"modprobe -a drbd dm_mod dm_snapshot && "
+                    f"echo '{LVM_FILTER}' >> /etc/lvm/lvm.conf")
             node.py(CONFIGURE)
         a.wait("Connected", 60)
-        a.py("from hacontain.storage import drbd; drbd.skip_initial_sync('r0', drbd.kernel_version())")
+        a.py(SKIP_SYNC)                                         # blank disks: no first sync
+        assert a.py(STATES).split() == ["Secondary/Secondary", "Connected", "UpToDate/UpToDate"]
         a.sh("drbdadm primary r0 && pvcreate -q /dev/drbd0 && vgcreate -q ha /dev/drbd0")
+        assert a.py(ROLE).strip() == "Primary"
         a.hc("create", "ct", "-t", "busybox", "-B", "lvm", "--vgname", "ha", "--fssize", "96M")
         assert "lxc.rootfs.path = lvm:/dev/ha/ct" in a.sh(f"cat {LXCPATH}/ct/config")
         b.hc("create", "ct", "-t", "busybox")                 # the config on the other node

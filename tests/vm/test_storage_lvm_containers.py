@@ -13,6 +13,7 @@ from testbed.vm.fleet import booted
 pytestmark = pytest.mark.vm
 
 LXCPATH = "/tmp/lxc"
+NAME_AND_MARKER = "hostname; cat /root-marker"
 HACONTAIN = ["python3", "-c", "import sys; sys.argv[0] = 'hacontain'; "
              "from hacontain.cli import main; main()"]
 SETUP = ("modprobe -a dm_mod dm_snapshot dm_thin_pool && pvcreate -q /dev/vdb && "
@@ -70,7 +71,7 @@ def test_lvm_thick_and_thin_containers(vm_image, checkout):
         guest.hc("copy", "-s", "thick", "thicksnap", "--fssize", "64M")
         assert guest.lv("thicksnap")["origin"] == "thick"
         guest.hc("start", "thicksnap")
-        assert guest.inside("thicksnap", "hostname; cat /root-marker").split() == ["thicksnap", "kept"]
+        assert guest.inside("thicksnap", NAME_AND_MARKER).split() == ["thicksnap", "kept"]
         refused = guest.hc("destroy", "-f", "thick", ok=False)
         assert refused.rc == 1 and "clones that depend on it: thicksnap" in refused.stderr
         guest.hc("destroy", "-f", "thicksnap")
@@ -87,7 +88,7 @@ def test_lvm_thick_and_thin_containers(vm_image, checkout):
         assert guest.lv("thinsnap")["lv_attr"][4] == "a"          # active despite the skip flag
         guest.hc("start", "thin")
         guest.hc("start", "thinsnap")
-        assert guest.inside("thinsnap", "hostname; cat /root-marker").split() == ["thinsnap", "kept"]
+        assert guest.inside("thinsnap", NAME_AND_MARKER).split() == ["thinsnap", "kept"]
         guest.inside("thinsnap", "echo snap > /root-marker")
         assert guest.inside("thin", "cat /root-marker").strip() == "kept"
         guest.hc("stop", "thinsnap")
@@ -97,7 +98,8 @@ def test_lvm_thick_and_thin_containers(vm_image, checkout):
         refused = guest.hc("start", "thinsnap", ok=False)
         guest.sh("umount /mnt/elsewhere")
         assert refused.rc == 1
-        assert "/dev/lxc/thinsnap is already mounted on this node at /mnt/elsewhere" in refused.stderr
+        assert ("/dev/lxc/thinsnap is already mounted on this node at /mnt/elsewhere"
+                in refused.stderr)
         guest.sh("lvchange -an lxc/thinsnap")
         refused = guest.hc("start", "thinsnap", ok=False)
         assert refused.rc == 1 and "is not active on this node" in refused.stderr
