@@ -169,8 +169,8 @@ class Volume:
 
     def snapshot(self, directory, name, options):
         from hacontain.errors import StorageError
-        raise StorageError(f"rootfs {self.spec}: {self.kind} has no snapshots; copy without "
-                           "-s, or -s -B overlay")
+        raise StorageError(f"rootfs {self.spec}: {self.kind} has no snapshots: copy it "
+                           "without -s")
 
     def clone_relation(self):
         """'overlay' or 'lvm-thick' when a snapshot of it depends on it staying unchanged
