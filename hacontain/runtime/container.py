@@ -58,16 +58,18 @@ class Container:
     def check(self, config=None):
         """Check the config against this host; raise what is wrong, change nothing."""
         config = config or self.load_config()
-        interfaces, _, _ = self._prepare(config)
+        running = self._volume(config) is not None and self.status(config).running
+        interfaces, _, _ = self._prepare(config, volume_in_use=running)
         if interfaces:
             from hacontain.runtime.network import validate
             validate.check(config, interfaces)
         return config
 
-    def _prepare(self, config):
+    def _prepare(self, config, volume_in_use=False):
         """check()'s work but the network's host checks (start makes them after the
         fork, see _make_network); returns (interfaces, containment, cgroup), so start
-        builds them once."""
+        builds them once. `volume_in_use`: the rootfs volume is this running
+        container's, so its availability is not checked."""
         from hacontain.runtime.rootfs import check_bind_sources
         from hacontain.runtime.security import containment, idmap
         interfaces = self._interfaces(config)
@@ -75,7 +77,8 @@ class Container:
         volume = self._volume(config)
         init = self._init_argv(config)[0]
         if volume is not None:         # mounted by the init: its files are not seen here
-            volume.check(idmap=bool(config.idmap))
+            if not volume_in_use:
+                volume.check(idmap=bool(config.idmap))
         elif not _exists_inside(rootfs, init):
             raise NotFound(f"container {self.name}: init command {init} not found in rootfs "
                            f"{rootfs} (is its volume mounted on this node?)")

@@ -163,6 +163,8 @@ def test_loop_in_use_is_refused_and_running_copy_needs_allow_running(lxcpath, co
     start = agent("start", second, lxcpath)                # node-local: bans only this node
     assert start.returncode == 2 and f"{image} is in use on this node" in start.stderr
     assert agent("monitor", second, lxcpath, OCF_RESKEY_CRM_meta_interval="0").returncode == 7
+    valid = agent("validate-all", base, lxcpath)         # its own image, in use by itself
+    assert valid.returncode == 0, valid.stderr
 
     refused = cli(lxcpath, "copy", base, copy, check=False)
     assert refused.returncode == 1 and "--allow-running" in refused.stderr
