@@ -2,6 +2,7 @@
 mount namespace, its work directory `olwork` beside UPPER (the same filesystem, as LXC).
 LOWER must not change while the overlay exists (clone.py guards it)."""
 
+import json
 import os
 
 from hacontain.errors import NotFound
@@ -24,6 +25,30 @@ class Overlay(backends.Volume):
         for role, path in (("lower", self.lower), ("upper", self.upper)):
             if not os.path.isdir(path):
                 raise NotFound(f"rootfs {self.spec}: {role} directory {path} does not exist")
+        users = self.running_users()
+        if users:
+            raise backends.VolumeBusy(f"rootfs {self.spec}: upper directory {self.upper} is in "
+                                      f"use on this node by container {', '.join(users)}")
+
+    def running_users(self):
+        """Names of hacontain containers running here (RUNDIR) whose init's mount namespace
+        has an overlay on this upper: the kernel lets a second one mount it (index=off)."""
+        from hacontain import paths
+        rundir = paths.rundir()
+        wanted = f"upperdir={self.upper}"
+        users = []
+        for name in os.listdir(rundir) if os.path.isdir(rundir) else ():
+            try:
+                with open(os.path.join(rundir, name, "state.json"), encoding="utf-8") as handle:
+                    pid = json.load(handle).get("pid")
+                with open(f"/proc/{int(pid)}/mountinfo", encoding="utf-8") as handle:
+                    text = handle.read()
+            except (OSError, ValueError, TypeError, AttributeError):
+                continue
+            if any(option == wanted for line in text.splitlines() if " - overlay " in line
+                   for option in line.rsplit(" ", 1)[-1].split(",")):
+                users.append(name)
+        return users
 
     def mount(self, target):
         from hacontain.sys import libc

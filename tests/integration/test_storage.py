@@ -102,6 +102,20 @@ def test_overlay_create_run_clone_destroy(lxcpath, containers):
     assert 0 < upper_size < 1024 * 1024                                # the upper only
     assert not (lxcpath / base / "base" / "root-marker").exists()
 
+    second = unique_name()                       # a second container on the same overlay
+    containers.append(second)
+    cli(lxcpath, "create", second, "-t", "busybox")
+    config = lxcpath / second / "config"
+    config.write_text(config.read_text().replace(
+        f"dir:{lxcpath}/{second}/rootfs",
+        f"overlay:{lxcpath}/{base}/base:{lxcpath}/{base}/delta0"))
+    cli(lxcpath, "start", base)
+    refused = cli(lxcpath, "start", second, check=False)
+    assert refused.returncode == 1
+    assert f"delta0 is in use on this node by container {base}" in refused.stderr
+    cli(lxcpath, "stop", base)
+    cli(lxcpath, "destroy", second)
+
     cli(lxcpath, "copy", "-s", base, clone)
     assert inside_after_start(lxcpath, clone, NAME_AND_MARKER).split() == [clone, "kept"]
     inside(lxcpath, clone, "echo clone > /clone-only")
