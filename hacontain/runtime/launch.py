@@ -307,10 +307,12 @@ def _first_child(plan, cgroup, in_v2, fds):
 def _leave_v2_cgroup_root(cgroup):
     """Move the holder into the leaf attach uses below the container's v2 cgroup: no
     process may sit in a v2 cgroup whose controllers are enabled for its children,
-    which a systemd guest does. Off the start's path: the write waits for an RCU
-    grace period. A failure leaves it where it is."""
+    which a systemd guest does. Only where the v2 cgroup has controllers to enable
+    (not on a hybrid host's empty cgroup2): the write waits for an RCU grace period
+    while holding the kernel's cgroup lock, which the init's cgroup mounts then wait
+    for. A failure leaves it where it is."""
     directory = cgroup.v2_dir() if cgroup is not None else None
-    if directory is None:
+    if directory is None or not _has_controllers(directory):
         return
     from hacontain.runtime.cgroups.v2 import ATTACH_LEAF
     leaf = os.path.join(directory, ATTACH_LEAF)
@@ -320,6 +322,15 @@ def _leave_v2_cgroup_root(cgroup):
             handle.write(str(os.getpid()))
     except OSError:
         pass
+
+
+def _has_controllers(directory):
+    """Whether v2 cgroup `directory` has controllers its children could be given."""
+    try:
+        with open(os.path.join(directory, "cgroup.controllers"), encoding="ascii") as handle:
+            return bool(handle.read().split())
+    except OSError:
+        return True                       # unknown: move, as a systemd guest may need it
 
 
 def _second_child(plan, fds):
