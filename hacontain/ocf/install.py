@@ -45,8 +45,25 @@ def search_path():
     """The directory holding hacontain, then its dependencies' site directories: what
     site processing would have found, for a script run with -S."""
     search = [package_parent()]
-    return search + [path for path in site.getsitepackages()
-                      if os.path.isdir(path) and path not in search]
+    return search + [path for path in _site_directories()
+                     if os.path.isdir(path) and path not in search]
+
+
+def _site_directories():
+    """The site directories of this interpreter, also under -S (as the installed
+    command runs), where site has not switched sys.prefix to the virtualenv."""
+    venv = os.path.dirname(os.path.dirname(os.path.abspath(sys.executable)))
+    config = os.path.join(venv, "pyvenv.cfg")
+    if not os.path.isfile(config):
+        return site.getsitepackages()
+    version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    own = [os.path.join(venv, "lib", version, "site-packages")]
+    with open(config, encoding="utf-8") as handle:
+        settings = {key.strip(): value.strip() for key, _, value in
+                    (line.partition("=") for line in handle)}
+    if settings.get("include-system-site-packages", "false").lower() == "true":
+        own += site.getsitepackages([sys.base_prefix])
+    return own
 
 
 def package_parent():
