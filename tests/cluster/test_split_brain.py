@@ -30,6 +30,16 @@ def assert_one_copy_stays(cluster, rsc, node, seconds=3):
         time.sleep(0.5)
 
 
+def node_fenced_by(cluster, node):
+    """The node that `node`'s fencing history says it fenced successfully, or None."""
+    history = cluster.run(node, "stonith_admin --history '*'", check=False).stdout
+    for line in history.splitlines():
+        target, _, outcome = line.partition(" successful:")
+        if outcome and target.startswith("reboot of "):
+            return target.removeprefix("reboot of ")
+    return None
+
+
 def recovered_to_one_copy(cluster, rsc):
     copies = dummy_copies(cluster, rsc)
     return copies[0] if len(copies) == 1 and cluster.started_on(rsc) == copies else None
@@ -97,9 +107,11 @@ def test_fence_dummy_reports_success_without_fencing(cluster):
     cluster.cut_link()
     wait_for(lambda: dummy_copies(cluster, "d") == ["node1", "node2"], 30,
              what="d running on both sides despite fence_dummy")
-    history = " ".join(cluster.run(n, "stonith_admin --history '*'", check=False).stdout
-                       for n in cluster.nodes)
-    assert "successful" in history, history
+    # Each partition "fences" the other; reconnecting before both fencings have
+    # completed would deliver the late one to its target, whose Pacemaker then
+    # stops itself ("we were allegedly just fenced") and leaves its copy of d.
+    wait_for(lambda: all(node_fenced_by(cluster, n) == cluster.other(n) for n in cluster.nodes),
+             30, what="each partition's fence_dummy reporting the other node fenced")
     assert all(n.stack_running() for n in cluster.nodes)
 
     cluster.restore_link()
