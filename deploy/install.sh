@@ -33,9 +33,10 @@ if [ "$(id -u)" != 0 ]; then
     exit 1
 fi
 
-# The interpreter, venv, and the templates' tools (hacontain create -t busybox|debian).
+# The interpreter, venv, the templates' tools (hacontain create -t busybox|debian) and
+# zstd for backups.
 # None of them runs a daemon.
-packages=(python3 python3-venv busybox-static debootstrap)
+packages=(python3 python3-venv busybox-static debootstrap zstd)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
