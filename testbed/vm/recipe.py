@@ -13,6 +13,9 @@ PACKAGES = (
     "python3", "lvm2", "thin-provisioning-tools", "drbd-utils", "iproute2", "kmod",
     "busybox-static", "procps", "e2fsprogs", "util-linux", "iputils-ping",
     "python3-click", "python3-lxml", "python3-psutil", "python3-pyroute2", "python3-pytest",
+    # The VM cluster (Pacemaker stack, LXC as the peer), backups, checkpoints.
+    "pacemaker", "corosync", "crmsh", "resource-agents", "lxc", "criu",
+    "zstd", "acl", "attr", "xfsprogs",
 )
 
 # Module folders (under lib/modules/VERSION/kernel) no test VM needs.
