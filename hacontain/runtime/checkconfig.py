@@ -71,6 +71,13 @@ def checks():
         yield from group()
 
 
+def warnings():
+    """Host settings hacontain runs with but that put data at risk, one line each naming
+    the fix: an LVM filter that lets LVM see a DRBD backing disk."""
+    from hacontain.storage.lvmfilter import host_warnings
+    return host_warnings()
+
+
 def check_container(container):
     """None when `container`'s config parses and this host has what it asks for (every
     check start makes before it makes anything: rootfs, init, limits against this
