@@ -108,6 +108,11 @@ def unshare(flags):
     _check(_libc.unshare(flags), "unshare", detail=f"flags {flags:#x}")
 
 
+def syncfs(fd, path=None):
+    """syncfs(2): write out the filesystem that `fd` is on."""
+    _check(_libc.syncfs(fd), "syncfs", path)
+
+
 def setns(fd, nstype=0, path=None):
     """setns(2) into the namespace open at `fd`."""
     _check(_libc.setns(fd, nstype), "setns", path)
