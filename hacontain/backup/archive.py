@@ -1,0 +1,305 @@
+"""Backup archives: one POSIX tar stream, compressed (zstd with threads, gzip, none).
+
+Members, in order: `hacontain/info.json` (container, time, mode, node, original
+directory and rootfs), `hacontain/config` (the container's config as it was),
+`rootfs/...` (the tree, by GNU tar: numeric owners as on disk, so a shifted-uid rootfs
+stays shifted; xattrs of every namespace, security.capability included; POSIX ACLs;
+hard links; sparse files; device nodes; one filesystem), and last
+`hacontain/manifest.json`: every member's path, type, size, link target and, for files,
+the sha256 of the content (`sha256sum` of the file, holes read as zeros).
+
+The tree is read once: tar's output flows through tarstream.Reader, which hashes it
+while passing it to the compressor, and the manifest is appended at the end.
+"""
+
+import contextlib
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import subprocess
+import tarfile
+import threading
+import time
+
+from hacontain.backup.tarstream import BLOCK, Member, Reader, TarFormatError
+from hacontain.errors import HacontainError, NotInstalled
+
+SUFFIXES = {"zstd": ".tar.zst", "gzip": ".tar.gz", "none": ".tar"}
+STDEXCLUDES = ("/tmp/?*", "/var/tmp/?*", "/var/run/?*.pid")     # vzdump's --stdexcludes
+INFO, CONFIG, MANIFEST = "hacontain/info.json", "hacontain/config", "hacontain/manifest.json"
+ROOTFS = "rootfs/"
+RECORD = 10240                  # tar's record: the archive's length is a multiple of it
+_MAGIC = {b"\x28\xb5\x2f\xfd": "zstd", b"\x1f\x8b": "gzip"}
+
+
+class ArchiveError(HacontainError):
+    """A backup archive cannot be written, or is not a whole, intact hacontain archive."""
+
+
+@dataclasses.dataclass
+class Settings:
+    """How to write: compressor and its threads (0: one per core), --exclude-path globs
+    (a leading / anchors at the container's root, else any directory), bandwidth limit
+    in KiB/s of the tree read, ionice level 0-7 (best effort) or 8 (idle)."""
+    compress: str = "zstd"
+    threads: int = 0
+    excludes: tuple = ()
+    bwlimit: int | None = None
+    ionice: int | None = None
+
+
+@dataclasses.dataclass
+class Written:
+    members: int
+    read: int        # bytes of the tar stream (the tree)
+    written: int     # bytes of the archive file
+    warnings: list
+
+
+def tar_command(root, settings):
+    """GNU tar writing the tree `root` as `rootfs/...` on stdout."""
+    argv = ["tar", "-c", "-f", "-", "--format=posix", "--blocking-factor=2048",
+            "--numeric-owner", "--xattrs", "--xattrs-include=*", "--acls", "--sparse",
+            "--sparse-version=1.0", "--one-file-system", "--warning=no-file-ignored",
+            r"--transform=s,^\.,rootfs,S"]
+    anchored = [glob for glob in settings.excludes if glob.startswith("/")]
+    floating = [glob for glob in settings.excludes if not glob.startswith("/")]
+    argv += ["--anchored"] + [f"--exclude=.{glob}" for glob in anchored]
+    argv += ["--no-anchored"] + [f"--exclude={glob}" for glob in floating]
+    argv += ["-C", str(root), "."]
+    if settings.ionice is not None:
+        argv = (["ionice", "-c", "3"] if settings.ionice >= 8 else
+                ["ionice", "-c", "2", "-n", str(settings.ionice)]) + argv
+    return argv
+
+
+def compressor_command(settings):
+    if settings.compress == "zstd":
+        return ["zstd", "-q", "-c", f"-T{settings.threads}"]
+    if settings.compress == "gzip":
+        return ["gzip", "-c"]
+    return None
+
+
+def write(root, files, output, settings, on_read=None, log=print):
+    """Write the archive of tree `root` to binary file `output`: the members `files`
+    ({path: bytes}, e.g. INFO and CONFIG) first, then the tree, then the manifest.
+    on_read(n) is called for every n bytes of the tree read (progress)."""
+    compressor = _start(compressor_command(settings), stdin=subprocess.PIPE, stdout=output)
+    processes = [compressor] if compressor else []
+    sink = io.BufferedWriter(_Counting(compressor.stdin if compressor else output), 1 << 20)
+    warnings = []
+    try:
+        records = []
+        for path, data in files.items():
+            sink.write(_member_bytes(path, data))
+            records.append(Member(path, "file", len(data), "", hashlib.sha256(data).hexdigest()))
+        tar = _start(tar_command(root, settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        processes.insert(0, tar)
+        errors = _collect(tar.stderr)
+        limiter = _Limiter(settings.bwlimit, on_read)
+        reader = Reader(tar.stdout, limiter)
+        records += reader.members(lambda path: sink.write)
+        while tar.stdout.read(1 << 16):     # the end-of-archive padding: ours follows
+            pass
+        status = tar.wait()
+        errors.join()
+        if status not in (0, 1):
+            raise ArchiveError(f"tar of {root} failed (exit {status}): "
+                               f"{_last(errors.lines) or 'no message'}")
+        warnings += errors.lines              # 1: a file changed while read (live pass)
+        manifest = json.dumps({"format": 1, "members": [m.record() for m in records]},
+                              separators=(",", ":")).encode()
+        sink.write(_member_bytes(MANIFEST, manifest))
+        sink.write(bytes(2 * BLOCK))
+        sink.flush()
+        sink.write(bytes(-sink.raw.count % RECORD))
+        sink.flush()
+        if compressor:
+            compressor.stdin.close()
+            stderr = compressor.stderr.read().decode(errors="replace")
+            if compressor.wait() != 0:
+                raise ArchiveError(f"{compressor.args[0]} failed: {_last(stderr.splitlines())}")
+        return Written(len(records) + 1, reader.offset, _size(output), warnings)
+    except BrokenPipeError:
+        raise _compressor_failure(compressor) from None
+    except TarFormatError as exc:
+        raise ArchiveError(f"tar's output of {root}: {exc}") from None
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+
+
+class _Counting(io.RawIOBase):
+    """A raw writer over a file, counting the bytes written."""
+
+    def __init__(self, target):
+        super().__init__()
+        self.target, self.count = target, 0
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        done = os.write(self.target if isinstance(self.target, int) else self.target.fileno(),
+                        data)
+        self.count += done
+        return done
+
+
+def _compressor_failure(compressor):
+    if compressor is None:
+        return ArchiveError("writing the archive failed")
+    compressor.wait()
+    stderr = compressor.stderr.read().decode(errors="replace")
+    return ArchiveError(f"{compressor.args[0]} failed: {_last(stderr.splitlines()) or 'exited'}")
+
+
+def _member_bytes(path, data):
+    """A whole tar member (pax format): header and padded content."""
+    info = tarfile.TarInfo(path)
+    info.size, info.mode, info.mtime = len(data), 0o600, int(time.time())
+    return info.tobuf(tarfile.PAX_FORMAT) + data + bytes(-len(data) % BLOCK)
+
+
+def _start(argv, **kwargs):
+    if argv is None:
+        return None
+    try:
+        return subprocess.Popen(argv, stdin=kwargs.pop("stdin", subprocess.DEVNULL),
+                                stderr=kwargs.pop("stderr", subprocess.PIPE), **kwargs)
+    except FileNotFoundError:
+        raise NotInstalled(f"{argv[0]} is not installed on this node") from None
+
+
+class _collect(threading.Thread):
+    """Reads a process's stderr lines in the background (so it never blocks on it)."""
+
+    def __init__(self, stream):
+        super().__init__(daemon=True)
+        self.stream, self.lines = stream, []
+        self.start()
+
+    def run(self):
+        for line in self.stream:
+            self.lines.append(line.decode(errors="replace").rstrip())
+
+
+def _last(lines):
+    lines = [line for line in lines if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def _size(output):
+    try:
+        return os.fstat(output.fileno()).st_size
+    except (OSError, AttributeError, io.UnsupportedOperation):
+        return 0
+
+
+class _Limiter:
+    """Called per read of the tree: progress, then a sleep when over --bwlimit."""
+
+    def __init__(self, kib_per_s, on_read):
+        self.rate = kib_per_s * 1024 if kib_per_s else None
+        self.on_read, self.start, self.total = on_read, time.monotonic(), 0
+
+    def __call__(self, size):
+        self.total += size
+        if self.on_read is not None:
+            self.on_read(size)
+        if self.rate:
+            ahead = self.total / self.rate - (time.monotonic() - self.start)
+            if ahead > 0:
+                time.sleep(ahead)             # the limit itself: hold the reading back
+
+
+def compression_of(path):
+    """'zstd', 'gzip' or 'none', from the archive's first bytes."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except FileNotFoundError:
+        raise ArchiveError(f"{path}: no such archive") from None
+    except IsADirectoryError:
+        raise ArchiveError(f"{path}: is a directory, not an archive") from None
+    for magic, kind in _MAGIC.items():
+        if head.startswith(magic):
+            return kind
+    return "none"
+
+
+@contextlib.contextmanager
+def reading(path):
+    """The decompressed tar stream of archive `path` (a binary file). A failure inside
+    is reported as the decompressor's own error when it failed (a corrupted or
+    truncated archive), else as raised."""
+    kind = compression_of(path)
+    if kind == "none":
+        with open(path, "rb", buffering=0) as handle:
+            try:
+                yield handle
+            except TarFormatError as exc:
+                raise ArchiveError(f"{path}: {exc}") from None
+        return
+    argv = ["zstd", "-q", "-d", "-c", path] if kind == "zstd" else ["gzip", "-d", "-c", path]
+    process = _start(argv, stdout=subprocess.PIPE)
+    try:
+        yield process.stdout
+    except (TarFormatError, ArchiveError) as exc:
+        stderr = _drain(process)
+        if process.returncode != 0:
+            raise _undecompressable(path, stderr) from None
+        raise ArchiveError(f"{path}: {str(exc).removeprefix(path + ': ')}") from None
+    except BaseException:
+        _drain(process)
+        raise
+    else:
+        stderr = _drain(process)
+        if process.returncode != 0:
+            raise _undecompressable(path, stderr)
+
+
+def _drain(process):
+    """Let the decompressor finish (or stop it), its last stderr line."""
+    try:
+        process.stdout.close()
+        stderr = process.stderr.read().decode(errors="replace")
+    finally:
+        if process.poll() is None:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    return _last(line.removeprefix("zstd: ").strip() for line in stderr.splitlines())
+
+
+def _undecompressable(path, message):
+    detail = message.removeprefix(f"{path} : ").removeprefix(f"{path}: ")
+    return ArchiveError(f"{path}: truncated or corrupted: {detail or 'cannot be decompressed'}")
+
+
+def check_manifest(path, members, manifest):
+    """ArchiveError naming the first member that differs from manifest bytes."""
+    if manifest is None:
+        raise ArchiveError(f"{path}: no manifest at its end: not a hacontain backup, or "
+                           "truncated")
+    try:
+        expected = json.loads(manifest)["members"]
+    except (ValueError, KeyError, TypeError):
+        raise ArchiveError(f"{path}: its manifest is corrupted") from None
+    found = [member.record() for member in members]
+    for want, got in zip(expected, found):
+        if want != got:
+            if want.get("path") != got["path"]:
+                raise ArchiveError(f"{path}: {got['path']} where the manifest has "
+                                   f"{want.get('path')}")
+            what = "sha256" if want.get("sha256") != got.get("sha256") else "entry"
+            raise ArchiveError(f"{path}: {got['path']}: {what} differs from the manifest")
+    if len(expected) != len(found):
+        raise ArchiveError(f"{path}: {len(found)} members, the manifest lists {len(expected)}")
