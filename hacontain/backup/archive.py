@@ -87,18 +87,18 @@ def write(root, files, output, settings, on_read=None, log=print):
     """Write the archive of tree `root` to binary file `output`: the members `files`
     ({path: bytes}, e.g. INFO and CONFIG) first, then the tree, then the manifest.
     on_read(n) is called for every n bytes of the tree read (progress)."""
-    compressor = _start(compressor_command(settings), stdin=subprocess.PIPE, stdout=output)
+    compressor = start_process(compressor_command(settings), stdin=subprocess.PIPE, stdout=output)
     processes = [compressor] if compressor else []
-    sink = io.BufferedWriter(_Counting(compressor.stdin if compressor else output), 1 << 20)
+    sink = io.BufferedWriter(CountingWriter(compressor.stdin if compressor else output), 1 << 20)
     warnings = []
     try:
         records = []
         for path, data in files.items():
             sink.write(_member_bytes(path, data))
             records.append(Member(path, "file", len(data), "", hashlib.sha256(data).hexdigest()))
-        tar = _start(tar_command(root, settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        tar = start_process(tar_command(root, settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         processes.insert(0, tar)
-        errors = _collect(tar.stderr)
+        errors = StderrLines(tar.stderr)
         limiter = _Limiter(settings.bwlimit, on_read)
         reader = Reader(tar.stdout, limiter)
         records += reader.members(lambda path: sink.write)
@@ -108,7 +108,7 @@ def write(root, files, output, settings, on_read=None, log=print):
         errors.join()
         if status not in (0, 1):
             raise ArchiveError(f"tar of {root} failed (exit {status}): "
-                               f"{_last(errors.lines) or 'no message'}")
+                               f"{last_line(errors.lines) or 'no message'}")
         warnings += errors.lines              # 1: a file changed while read (live pass)
         manifest = json.dumps({"format": 1, "members": [m.record() for m in records]},
                               separators=(",", ":")).encode()
@@ -121,7 +121,7 @@ def write(root, files, output, settings, on_read=None, log=print):
             compressor.stdin.close()
             stderr = compressor.stderr.read().decode(errors="replace")
             if compressor.wait() != 0:
-                raise ArchiveError(f"{compressor.args[0]} failed: {_last(stderr.splitlines())}")
+                raise ArchiveError(f"{compressor.args[0]} failed: {last_line(stderr.splitlines())}")
         return Written(len(records) + 1, reader.offset, _size(output), warnings)
     except BrokenPipeError:
         raise _compressor_failure(compressor) from None
@@ -134,7 +134,7 @@ def write(root, files, output, settings, on_read=None, log=print):
             process.wait()
 
 
-class _Counting(io.RawIOBase):
+class CountingWriter(io.RawIOBase):
     """A raw writer over a file, counting the bytes written."""
 
     def __init__(self, target):
@@ -156,7 +156,7 @@ def _compressor_failure(compressor):
         return ArchiveError("writing the archive failed")
     compressor.wait()
     stderr = compressor.stderr.read().decode(errors="replace")
-    return ArchiveError(f"{compressor.args[0]} failed: {_last(stderr.splitlines()) or 'exited'}")
+    return ArchiveError(f"{compressor.args[0]} failed: {last_line(stderr.splitlines()) or 'exited'}")
 
 
 def _member_bytes(path, data):
@@ -166,7 +166,7 @@ def _member_bytes(path, data):
     return info.tobuf(tarfile.PAX_FORMAT) + data + bytes(-len(data) % BLOCK)
 
 
-def _start(argv, **kwargs):
+def start_process(argv, **kwargs):
     if argv is None:
         return None
     try:
@@ -176,7 +176,7 @@ def _start(argv, **kwargs):
         raise NotInstalled(f"{argv[0]} is not installed on this node") from None
 
 
-class _collect(threading.Thread):
+class StderrLines(threading.Thread):
     """Reads a process's stderr lines in the background (so it never blocks on it)."""
 
     def __init__(self, stream):
@@ -189,7 +189,7 @@ class _collect(threading.Thread):
             self.lines.append(line.decode(errors="replace").rstrip())
 
 
-def _last(lines):
+def last_line(lines):
     lines = [line for line in lines if line.strip()]
     return lines[-1] if lines else ""
 
@@ -247,7 +247,7 @@ def reading(path):
                 raise ArchiveError(f"{path}: {exc}") from None
         return
     argv = ["zstd", "-q", "-d", "-c", path] if kind == "zstd" else ["gzip", "-d", "-c", path]
-    process = _start(argv, stdout=subprocess.PIPE)
+    process = start_process(argv, stdout=subprocess.PIPE)
     try:
         yield process.stdout
     except (TarFormatError, ArchiveError) as exc:
@@ -276,7 +276,7 @@ def _drain(process):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-    return _last(line.removeprefix("zstd: ").strip() for line in stderr.splitlines())
+    return last_line(line.removeprefix("zstd: ").strip() for line in stderr.splitlines())
 
 
 def _undecompressable(path, message):
