@@ -220,7 +220,7 @@ def attach(run_directory, name, tty=0, escape=DEFAULT_ESCAPE, replay=None, outpu
         if tty == 0:                      # the holder's peer: a raw pipe to the console
             termios.tcsetattr(fd, termios.TCSANOW, terminal.raw(termios.tcgetattr(fd)))
         if replay is not None:
-            _copy_log(spec_log_of(run_directory), replay, position, output_fd)
+            copy_log(spec_log_of(run_directory), replay, position, output_fd)
         return terminal.proxy(fd, escape=escape, output_fd=output_fd)
     finally:
         os.close(fd)
@@ -236,7 +236,10 @@ def spec_log_of(run_directory):
     return os.path.join(run_directory, "console.log")
 
 
-def _copy_log(path, start, end, output_fd):
+def copy_log(path, start, end, output_fd):
+    """Write bytes `start`..`end` of the console log at `path` to `output_fd` (from 0 when
+    the log rotated since `start`). The log holds what the pty wrote, lines ending in
+    CR LF; a terminal that still adds its own CR to each LF gets LF alone."""
     try:
         with open(path, "rb") as handle:
             if start > end:
@@ -245,8 +248,20 @@ def _copy_log(path, start, end, output_fd):
             data = handle.read(max(0, end - start))
     except OSError:
         return
+    if _adds_carriage_return(output_fd):
+        data = data.replace(b"\r\n", b"\n")
     while data:
         data = data[os.write(output_fd, data):]
+
+
+def _adds_carriage_return(fd):
+    """Whether terminal `fd` turns LF into CR LF on output (OPOST and ONLCR set)."""
+    import termios
+    try:
+        oflag = termios.tcgetattr(fd)[1]
+    except termios.error:
+        return False
+    return bool(oflag & termios.OPOST and oflag & termios.ONLCR)
 
 
 def exit_status(run_directory, pid):

@@ -208,7 +208,7 @@ class Container:
             code = launch.wait()
             if not reached:               # it ended first: what it wrote is in the log
                 from hacontain.runtime import console
-                console._copy_log(record.console_log, before,
+                console.copy_log(record.console_log, before,
                                   os.path.getsize(record.console_log), 1)
             return code
         finally:

@@ -170,9 +170,11 @@ def test_execute_on_a_terminal_gets_the_console_in_the_foreground(make_container
 
 def test_execute_on_a_terminal_shows_a_command_that_ended_at_once(make_container):
     container = make_container()
-    with Terminal(_execute(container, "/bin/sh", "-c", "echo quick-$((40+2)); exit 4")) as term:
+    with Terminal(_execute(container, "/bin/sh", "-c",
+                           "echo quick-$((40+2)); echo second; exit 4")) as term:
         assert term.wait() == 4
-        assert b"quick-42" in term.output
+        # Lines end as the console wrote them, whether shown live or from its log.
+        assert b"quick-42\r\nsecond\r\n" in term.output, term.output
     assert not container.status().present
 
 
