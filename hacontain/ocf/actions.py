@@ -50,6 +50,9 @@ def start(params):
         _stop_failed_start(container)
         raise
     log.log("info", f"container {params.name} started (init pid {init.pid})")
+    from hacontain.backup.managed import record     # a stop-mode backup refuses it
+    record(params.name, os.environ.get("OCF_RESOURCE_INSTANCE") or params.name, init.pid,
+           init.start_time)
     return SUCCESS
 
 
@@ -63,6 +66,12 @@ def stop(params):
                         f"{status.owner}: it is not this resource's")
         return SUCCESS
     grace = _less_margin(action_timeout(STOP_TIMEOUT), STOP_MARGIN)
+    began = time.monotonic()
+    from hacontain.backup.registry import abort     # a backup never blocks a failover
+    aborted = abort(params.name, container.lxcpath, timeout=min(10.0, grace / 2))
+    if aborted:
+        log.log("warn", aborted)
+        grace = max(grace - (time.monotonic() - began), 0.0)
     log.log("debug", f"stopping container {params.name}: halt grace {grace:.1f}s")
     outcome = container.stop(timeout=grace)
     left = container.status()

@@ -126,6 +126,7 @@ class Container:
             if current.present:
                 self._cleanup(current)
             config = config or self.load_config()
+            _cold_start_stamp(config.rootfs or os.path.join(self.directory, "rootfs"))
             record = self._launch(config, timeout, foreground=False,
                                   prepared=self._prepare(config))[1]
             if settle > 0:
@@ -326,8 +327,11 @@ class Container:
         """Halt the init, kill everything left after `timeout`, clean up.
 
         Succeeds on a stopped container. Returns "halted", "killed" or "stopped"
-        (nothing was running).
+        (nothing was running). A running backup of the container is aborted first
+        (its snapshot, mounts and freeze must not outlive the stop).
         """
+        from hacontain.backup.registry import abort
+        abort(self.name, self.lxcpath)
         with statefile.Lock(self.name):
             current = self.status()
             self._check_same(current)
@@ -677,6 +681,15 @@ def _check_systemd_needs(config, rootfs, init):
             raise entry.error(message)
         raise ConfigError(message + " (no lxc.mount.auto is set)", config.path,
                           key="lxc.mount.auto")
+
+
+def _cold_start_stamp(rootfs):
+    """A cold start changes the rootfs: remove the stamp that ties it to a checkpoint
+    (runtime/checkpoint.py), which is then never restored over it."""
+    try:
+        os.unlink(os.path.join(rootfs, ".hacontain-checkpoint-stamp"))
+    except (FileNotFoundError, NotADirectoryError):
+        pass
 
 
 def _rootfs_user(rootfs):
