@@ -415,3 +415,136 @@ def install_cli(root, command):
     completion = BashComplete(main, {}, "hacontain", "_HACONTAIN_COMPLETE").source()
     for path in cli_install.install(root, completion, manpages.pages(main), command):
         click.echo(path)
+
+
+# Backups (hacontain/backup/)
+
+class _BackupGroup(click.Group):
+    """`hacontain backup NAME...` is short for `hacontain backup create NAME...` (what a
+    vzdump user types); `backup verify` and `backup prune` are its other commands."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["create"] + list(args)
+        return super().parse_args(ctx, args)
+
+
+def _dumpdir_option(function):
+    return click.option("--dumpdir", metavar="DIR",
+                        help="Where backups are (default $HACONTAIN_DUMPDIR, else "
+                             "/var/lib/hacontain-dump).")(function)
+
+
+@main.group(cls=_BackupGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def backup():
+    """Back up containers, like vzdump: `hacontain backup NAME [options]` (short for
+    `backup create`), `backup verify ARCHIVE`, `backup prune`."""
+
+
+@backup.command(name="create")
+@click.argument("names", nargs=-1, metavar="[NAME]...", shell_complete=_complete_names)
+@click.option("--all-running", is_flag=True,
+              help="Every container of LXCPATH running on this node.")
+@click.option("--mode", type=click.Choice(["snapshot", "suspend", "stop"]), default="snapshot",
+              show_default=True, help="How the rootfs is made consistent.")
+@_dumpdir_option
+@click.option("--compress", type=click.Choice(["zstd", "gzip", "none"]), default="zstd",
+              show_default=True, help="Compression of the archive.")
+@click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
+              help="zstd threads (0: one per core).")
+@click.option("--exclude-path", "excludes", multiple=True, metavar="GLOB",
+              help="Leave out matching paths (a leading / anchors at the container's root; "
+                   "repeatable).")
+@click.option("--stdexcludes/--no-stdexcludes", default=True, show_default=True,
+              help="Leave out /tmp/?*, /var/tmp/?*, /var/run/?*.pid (vzdump's).")
+@click.option("--bwlimit", type=click.IntRange(min=1), metavar="KiB/s",
+              help="Read the tree at most this fast.")
+@click.option("--ionice", type=click.IntRange(0, 8), metavar="0-8",
+              help="I/O priority of the reading (best effort 0-7; 8: idle).")
+@click.option("--notes", metavar="TEXT",
+              help="Notes stored beside the archive ({{guestname}}, {{node}}, {{vmid}}).")
+@click.option("--protected", is_flag=True, help="Never prune this backup.")
+@click.option("--script", metavar="HOOK", help="Hook script called at each phase (vzdump's).")
+@click.option("--prune-backups", metavar="keep-last=N,...",
+              help="Then prune this container's backups: keep-last, keep-hourly, keep-daily, "
+                   "keep-weekly, keep-monthly, keep-yearly.")
+@lxcpath_option
+def backup_create(names, all_running, mode, dumpdir, compress, threads, excludes, stdexcludes,
+                  bwlimit, ionice, notes, protected, script, prune_backups, lxcpath):
+    """Back up containers NAME... (or --all-running) to the dump directory."""
+    from hacontain.backup import archive, run
+    from hacontain.backup.prune import parse_keep
+    from hacontain.errors import ParameterError
+    if all_running == bool(names):
+        raise ParameterError("name the containers to back up, or give --all-running")
+    keep = parse_keep(prune_backups) if prune_backups else None
+    if all_running:
+        names = run.running_here(lxcpath)
+        if not names:
+            click.echo("hacontain: no container runs on this node: nothing to back up",
+                       err=True)
+            return
+    job = run.Job(list(names), lxcpath, mode, dumpdir,
+                  archive.Settings(compress, threads, tuple(excludes), bwlimit, ionice),
+                  stdexcludes, notes, protected, script, keep,
+                  sys.stderr if sys.stderr.isatty() else None)
+    for path in run.run_job(job, click.echo):
+        click.echo(path)
+
+
+@backup.command(name="verify")
+@click.argument("archive", type=click.Path())
+def backup_verify(archive):
+    """Read all of backup ARCHIVE and check every member against its manifest."""
+    from hacontain.backup.catalog import human
+    from hacontain.backup.verify import verify
+    checked = verify(archive)
+    click.echo(f"{archive}: ok: {checked.members} members, {checked.files} files, "
+               f"{human(checked.content)} checked against the manifest")
+
+
+@backup.command(name="prune")
+@click.argument("name", required=False, shell_complete=_complete_names)
+@_dumpdir_option
+@click.option("--prune-backups", "keep", required=True, metavar="keep-last=N,...",
+              help="keep-last, keep-hourly, keep-daily, keep-weekly, keep-monthly, "
+                   "keep-yearly (vzdump's rules).")
+@click.option("--dry-run", is_flag=True, help="Only show what would be kept and removed.")
+def backup_prune(name, dumpdir, keep, dry_run):
+    """Remove old backups (of container NAME, else of each container) by the rules."""
+    from hacontain.backup import catalog, prune
+    rules = prune.parse_keep(keep)
+    for found, mark in prune.prune(catalog.backups(catalog.dumpdir(dumpdir), name), rules):
+        if mark == "remove" and not dry_run:
+            catalog.remove(found)
+        click.echo(f"{mark + ('d' if mark == 'remove' and not dry_run else ''):<10} "
+                   f"{found.path}")
+
+
+@main.command()
+@click.argument("directory", required=False, metavar="[DIR]")
+@click.option("--name", help="Only container NAME's backups.")
+@json_option
+def backups(directory, name, as_json):
+    """List the backups in DIR (default: the dump directory): container, time, mode,
+    size, protected, notes."""
+    from hacontain.backup import catalog
+    found = catalog.backups(catalog.dumpdir(directory), name)
+    click.echo(catalog.to_json(found) if as_json else catalog.render(found))
+
+
+@main.command()
+@click.argument("archive", type=click.Path())
+@click.argument("name")
+@click.option("-B", "--backend", default="dir", show_default=True,
+              type=click.Choice(["dir", "overlay", "btrfs", "loop", "lvm"]),
+              help="Where the restored rootfs lives.")
+@storage_options
+@click.option("--force", is_flag=True, help="Replace existing container NAME (stopped only).")
+@lxcpath_option
+def restore(archive, name, backend, fstype, fssize, vgname, lvname, thinpool, force, lxcpath):
+    """Restore backup ARCHIVE as container NAME (new, or with --force over a stopped one)."""
+    from hacontain.backup.restore import restore as restore_backup
+    options = _storage_options(fstype, fssize, vgname, lvname, thinpool)
+    path = restore_backup(archive, name, lxcpath, backend, options, force)
+    click.echo(f"restored {archive} as {name} in {path}")
