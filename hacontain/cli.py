@@ -417,6 +417,79 @@ def install_cli(root, command):
         click.echo(path)
 
 
+# Cluster configuration (hacontain/clusterconfig/)
+
+@main.command(name="cluster-config")
+@click.argument("names", nargs=-1, metavar="NAME...", shell_complete=_complete_names)
+@click.option("--drbd", metavar="RESOURCE", help="The DRBD resource the VG is on.")
+@click.option("--vg", metavar="VG", help="The volume group on the DRBD device.")
+@click.option("--vg-access-mode", default="system_id", show_default=True,
+              metavar="system_id|tagging", help="LVM-activate's vg_access_mode.")
+@click.option("--filesystem", "filesystems", multiple=True, metavar="DEV:DIR[:FSTYPE]",
+              help="An LV ocf:heartbeat:Filesystem mounts, for containers whose rootfs is a "
+                   "directory below DIR (repeatable).")
+@click.option("--ip", "ips", multiple=True, metavar="[NAME=]ADDR/PREFIX",
+              help="A service IP (ocf:heartbeat:IPaddr2) that follows the container "
+                   "(repeatable; NAME= with several containers).")
+@click.option("--nic", metavar="IFACE", help="IPaddr2's interface (default: found by route).")
+@click.option("--pcs", "as_pcs", is_flag=True, help="Print pcs commands, not crm input.")
+@click.option("--cib-file", metavar="FILE",
+              help="With --pcs: commands against FILE (pcs -f), not a script for the live CIB.")
+@lxcpath_option
+def cluster_config(names, drbd, vg, vg_access_mode, filesystems, ips, nic, as_pcs, cib_file,
+                   lxcpath):
+    """Print the Pacemaker configuration of containers on LVM on DRBD.
+
+    A promotable ocf:linbit:drbd clone, LVM-activate (and Filesystem) colocated with
+    its Promoted instance and started after the promote, then each container (with its
+    service IP). Load it with `crm configure load update -`, or with --pcs, `| sh`."""
+    from hacontain.clusterconfig import crm, model, pcs, plan
+    from hacontain.errors import ParameterError
+    if cib_file and not as_pcs:
+        raise ParameterError("--cib-file goes with --pcs")
+    stack = model.describe(names, drbd, vg, vg_access_mode, filesystems, ips, nic, lxcpath)
+    built = plan.build(stack)
+    click.echo(pcs.render(built, cib_file) if as_pcs else crm.render(built), nl=False)
+
+
+# Checkpoints (hacontain/runtime/checkpoint.py)
+
+@main.command()
+@name_argument
+@click.option("--dir", "directory", metavar="DIR",
+              help="Where the checkpoint goes (default: ROOTFS/.hacontain-checkpoint, in the "
+                   "container's volume).")
+@click.option("--stop", is_flag=True, help="Stop the container once dumped (else it runs on).")
+@click.option("--tcp-established", is_flag=True,
+              help="Also dump established TCP connections (their address must move with it).")
+@lxcpath_option
+def checkpoint(name, directory, stop, tcp_established, lxcpath):
+    """Checkpoint running container NAME with CRIU (its processes, memory, console,
+    network), for restore-checkpoint."""
+    from hacontain.runtime.checkpoint import checkpoint as dump
+    from hacontain.runtime.checkpoint import default_directory
+    container = _container(name, lxcpath)
+    dump(container, directory, stop=stop, tcp_established=tcp_established)
+    where = directory or default_directory(container, container.load_config())
+    click.echo(f"hacontain: {name} checkpointed in {where}" + ("; stopped" if stop else ""),
+               err=True)
+
+
+@main.command(name="restore-checkpoint")
+@name_argument
+@click.option("--dir", "directory", metavar="DIR",
+              help="Where the checkpoint is (default: ROOTFS/.hacontain-checkpoint).")
+@click.option("-t", "--timeout", default=30.0, show_default=True,
+              help="Seconds the restore may take.")
+@lxcpath_option
+def restore_checkpoint(name, directory, timeout, lxcpath):
+    """Start container NAME from its checkpoint (then deleted); refused, starting
+    nothing, when the checkpoint is stale (config changed, started since) or damaged."""
+    from hacontain.runtime.checkpoint import restore
+    record = restore(_container(name, lxcpath), directory, timeout=timeout)
+    click.echo(f"hacontain: {name} restored (init pid {record.pid})", err=True)
+
+
 # Backups (hacontain/backup/)
 
 class _BackupGroup(click.Group):
