@@ -80,6 +80,9 @@ def run_job(job, say=_say):
         try:
             made.append(backup_one(name, job, directory, say))
         except HacontainError as exc:
+            if len(job.names) == 1:
+                hook(job, "job-abort", directory, check=False)
+                raise
             failed.append(name)
             say(f"hacontain: error: backup of {name} failed: {exc}", err=True)
     if failed:
