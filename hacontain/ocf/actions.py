@@ -91,9 +91,12 @@ def reload(params):
     params.check()
     container = _container(params, with_limits=True)
     status = container.status()
-    if not status.running or status.state.lxcpath != container.lxcpath:
+    if status.owner not in (None, container.lxcpath) or not status.present:
         log.log("info", f"container {params.name} is not running: its limits apply at start")
         return SUCCESS
+    if not status.running:
+        raise OcfExit(ERR_GENERIC, f"container {params.name} is {status.name} "
+                                   f"({status.reason}): its limits were not applied")
     for key, value in params.limits():
         before = container.cgroup_value(key)
         after = container.cgroup_value(key, value)

@@ -323,6 +323,20 @@ def test_reload_rejects_a_bad_limit_and_changes_nothing(container, reasons):
     assert ct.cgroup_value("hacontain.limit.pids") == "40"
 
 
+def test_reload_of_a_defunct_container_fails_and_stop_cleans_up(container, reasons):
+    ct, run = container(memory="64M")
+    assert run("start").returncode == 0
+    state = ct.status().state
+    os.kill(state.pid, signal.SIGKILL)
+    assert wait_gone(state.pid, state.start_time)
+    run.params["memory"] = "128M"
+    result = run("reload")
+    assert result.returncode == 1, result.stderr
+    assert any("limits were not applied" in reason for reason in reasons(result))
+    assert run("stop").returncode == 0
+    assert not ct.status().present
+
+
 def test_reload_of_a_stopped_container_succeeds(container):
     ct, run = container(memory="64M")
     assert run("reload").returncode == 0
