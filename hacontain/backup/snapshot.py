@@ -1,8 +1,10 @@
 """A consistent view of a container's rootfs for a backup, in three modes:
 
-- snapshot: freeze the container's cgroup, syncfs its root filesystem (through its
-  init's root), snapshot the volume (btrfs read-only subvolume snapshot, LVM thin, or
-  LVM thick with a COW size), thaw; the freeze window is measured and logged. The
+- snapshot: syncfs the container's root filesystem (through its init's root), freeze
+  its cgroup, syncfs again (LVM: what was written meanwhile; a btrfs snapshot flushes
+  the subvolume's dirty data itself), snapshot the volume (btrfs read-only subvolume
+  snapshot, LVM thin, or LVM thick with a COW size), thaw; the freeze window (freeze
+  start to thaw end) is measured and logged. The
   snapshot is mounted read-only in the backup's private mount namespace (ext4
   `noload`, xfs `norecovery,nouuid`). Backends without snapshots fall back to suspend.
 - suspend: the live tree; `second_pass()` freezes the container while the caller
@@ -126,8 +128,8 @@ def _snapshot_view(container, volume, status, registration, log, cow_size):
         freeze_ms = _frozen_snapshot(container, status.state, snapshot, registration,
                                      cow_size)
         made = True
-        log(f"freeze window {freeze_ms:.1f} ms (freeze, syncfs, {_describe(snapshot)}, "
-            "thaw)")
+        synced = "syncfs, " if snapshot["kind"] == "lvm" else ""
+        log(f"freeze window {freeze_ms:.1f} ms (freeze, {synced}{_describe(snapshot)}, thaw)")
         if snapshot["kind"] == "btrfs":
             yield View(snapshot["path"], "snapshot", freeze_ms)
         else:
@@ -150,11 +152,13 @@ def _frozen_snapshot(container, state, snapshot, registration, cow_size):
     root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     registration.update(frozen=True, cgroup=state.cgroup)      # before: a kill still thaws
     try:
+        libc.syncfs(root_fd, root)        # most dirty data written while the container runs
         with _signals_blocked():
             began = time.perf_counter()
             try:
                 cgroup.freeze(FREEZE_TIMEOUT)
-                libc.syncfs(root_fd, root)
+                if snapshot["kind"] == "lvm":     # a btrfs snapshot flushes the subvolume's
+                    libc.syncfs(root_fd, root)    # dirty data itself, in its transaction
                 make_snapshot(snapshot, cow_size)
             finally:
                 cgroup.thaw()
