@@ -137,11 +137,8 @@ def backup_one(name, job, directory, say):
     if other:
         raise StateError(f"a backup of {name} is running already (pid {other.get('pid')})")
     remove_stale(directory, name)
-    started, began = datetime.datetime.now().replace(microsecond=0), time.monotonic()
-    base = catalog.base_name(name, started)
-    final = os.path.join(directory, base + archive.SUFFIXES[job.settings.compress])
-    if os.path.lexists(final):
-        raise AlreadyExists(f"{final} exists (one backup of {name} per second)")
+    started, base, final = _free_name(directory, name, job.settings.compress)
+    began = time.monotonic()
     partial = os.path.join(directory, f".{os.path.basename(final)}.{os.getpid()}{PARTIAL}")
     log_partial = os.path.join(directory, f".{base}.log.{os.getpid()}{PARTIAL}")
     staging = os.path.join(directory, f".{base}.staging.{os.getpid()}{PARTIAL}")
@@ -182,6 +179,21 @@ def backup_one(name, job, directory, say):
     if job.prune:
         prune_container(directory, name, job.prune, say)
     return final
+
+
+def _free_name(directory, name, compress):
+    """(start time, base name, archive path) of a new backup: names have seconds, so a
+    second backup within the same second takes the next one."""
+    for _ in range(3):
+        now = datetime.datetime.now()
+        started = now.replace(microsecond=0)
+        base = catalog.base_name(name, started)
+        final = os.path.join(directory, base + archive.SUFFIXES[compress])
+        if not any(os.path.lexists(os.path.join(directory, base + suffix)) for suffix in
+                   list(archive.SUFFIXES.values()) + [".log"]):
+            return started, base, final
+        time.sleep(1 - now.microsecond / 1e6)          # until the clock's next second
+    raise AlreadyExists(f"{final} exists")
 
 
 def _archive(container, job, directory, partial, staging, config_bytes, started, log, env):

@@ -1,0 +1,174 @@
+"""Backups through the real CLI, as root: bad input (a dump directory that is missing
+or fills up, a container that does not exist, a truncated or corrupted archive for
+verify and restore, bad options) gets a one-line error, no traceback, and leaves
+nothing behind; hooks see vzdump's phases; prune and the listing."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from clitools import hacontain, mounts_below, unique_name
+
+pytestmark = pytest.mark.root
+
+
+@pytest.fixture
+def made(lxcpath, rundir, tmp_path):
+    """(LXCPATH, dump directory, name of a stopped busybox container)."""
+    name = unique_name("b")
+    hacontain("-P", str(lxcpath), "create", name, "-t", "busybox")
+    dumpdir = tmp_path / "dump"
+    dumpdir.mkdir()
+    yield str(lxcpath), str(dumpdir), name
+    for entry in os.listdir(lxcpath):
+        if (lxcpath / entry / "config").exists():
+            hacontain("-P", str(lxcpath), "destroy", "-f", entry, check=False)
+
+
+def failing(*args):
+    """Run the CLI expecting a clean failure; its error line."""
+    result = hacontain(*args, check=False)
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr, result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and result.stderr.splitlines()[-1] == errors[0], result.stderr
+    return errors[0]
+
+
+def backup(lxcpath, dumpdir, name, *extra):
+    return hacontain("-P", lxcpath, "backup", name, "--dumpdir", dumpdir, *extra).stdout.strip()
+
+
+def test_missing_dumpdir_and_container(made, tmp_path):
+    lxcpath, dumpdir, name = made
+    missing = tmp_path / "nowhere"
+    line = failing("-P", lxcpath, "backup", name, "--dumpdir", str(missing))
+    assert f"dump directory {missing} does not exist" in line
+    assert not missing.exists()
+    line = failing("-P", lxcpath, "backup", "nosuchct", "--dumpdir", dumpdir)
+    assert "nosuchct" in line and "no config" in line
+    assert os.listdir(dumpdir) == []
+    line = failing("-P", lxcpath, "backup", "--dumpdir", dumpdir)
+    assert "--all-running" in line
+    line = failing("-P", lxcpath, "backup", name, "--dumpdir", dumpdir,
+                   "--prune-backups", "keep-lots=2")
+    assert "keep-lots" in line
+    assert os.listdir(dumpdir) == []
+
+
+def test_full_dumpdir_leaves_no_partial_archive(made, tmp_path):
+    lxcpath, _, name = made
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(small)], check=True)
+    try:
+        line = failing("-P", lxcpath, "backup", name, "--dumpdir", str(small))
+        assert f"dump directory {small} is full" in line
+        assert os.listdir(small) == []
+        assert not mounts_below(os.path.join(os.environ["HACONTAIN_RUNDIR"], name))
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+
+
+@pytest.mark.parametrize("compress", ["zstd", "none"])
+def test_truncated_or_corrupted_archive(made, compress):
+    lxcpath, dumpdir, name = made
+    path = backup(lxcpath, dumpdir, name, "--compress", compress)
+    with open(path, "rb") as handle:
+        whole = handle.read()
+    # zstd: a byte of the compressed stream; none: a byte of a file's content (the
+    # config's), which only the manifest can tell
+    middle = len(whole) // 2 if compress == "zstd" else whole.index(b"lxc.uts.name = ")
+    damaged = {
+        "truncated": whole[:len(whole) // 2],
+        "corrupted": whole[:middle] + bytes([whole[middle] ^ 0xFF]) + whole[middle + 1:],
+    }
+    for kind, data in damaged.items():
+        bad = os.path.join(dumpdir, f"{kind}-" + os.path.basename(path))
+        with open(bad, "wb") as handle:
+            handle.write(data)
+        line = failing("backup", "verify", bad)
+        assert bad in line, line
+        line = failing("-P", lxcpath, "restore", bad, "restored")
+        assert bad in line, line
+        assert sorted(os.listdir(lxcpath)) == [name], f"{kind}: restore left something"
+    line = failing("backup", "verify", os.path.join(dumpdir, "corrupted-" + os.path.basename(path)))
+    assert ("hacontain/config: sha256 differs from the manifest" if compress == "none" else
+            "truncated or corrupted") in line, line
+    assert "no such archive" in failing("backup", "verify", os.path.join(dumpdir, "nope.tar"))
+    assert "no such archive" in failing("-P", lxcpath, "restore", "/nonexistent.tar.zst", "x")
+
+
+def test_restore_refuses_bad_names_and_backends(made):
+    lxcpath, dumpdir, name = made
+    path = backup(lxcpath, dumpdir, name)
+    assert "exists" in failing("-P", lxcpath, "restore", path, name)
+    line = failing("-P", lxcpath, "restore", path, "bad/name")
+    assert "bad/name" in line
+    assert sorted(os.listdir(lxcpath)) == [name]
+
+
+def test_hooks_see_the_phases(made, tmp_path):
+    lxcpath, dumpdir, name = made
+    record = tmp_path / "phases"
+    script = tmp_path / "hook"
+    script.write_text(f"#!/bin/sh\necho \"$* $TARGET $HOSTNAME\" >> {record}\n"
+                      f"[ \"$1\" != \"$FAIL\" ]\n")
+    script.chmod(0o755)
+    path = backup(lxcpath, dumpdir, name, "--script", str(script), "--mode", "stop")
+    phases = record.read_text().splitlines()
+    assert [line.split()[0] for line in phases] == [
+        "job-start", "backup-start", "backup-end", "log-end", "job-end"]
+    assert phases[1].split()[1:] == ["stop", name, path, name]
+    record.unlink()
+    os.environ["FAIL"] = "backup-start"
+    try:
+        line = failing("-P", lxcpath, "backup", name, "--dumpdir", dumpdir, "--script",
+                       str(script))
+    finally:
+        del os.environ["FAIL"]
+    assert "backup-start" in line
+    assert [line.split()[0] for line in record.read_text().splitlines()] == [
+        "job-start", "backup-start", "backup-abort", "job-abort"]
+    assert sorted(os.listdir(dumpdir)) == sorted(
+        [os.path.basename(path), os.path.basename(path)[:-len(".tar.zst")] + ".log"])
+    assert "not executable" in failing("-P", lxcpath, "backup", name, "--dumpdir", dumpdir,
+                                       "--script", str(tmp_path / "missing"))
+
+
+def test_prune_and_list(made):
+    lxcpath, dumpdir, name = made
+    path = backup(lxcpath, dumpdir, name, "--protected", "--notes", "keep me")
+    older = []
+    for day in (1, 2, 3):
+        copy = os.path.join(dumpdir, f"hacontain-{name}-2026_01_0{day}-10_00_00.tar.zst")
+        shutil.copy(path, copy)
+        older.append(copy)
+    listed = hacontain("backups", dumpdir).stdout
+    assert listed.count(name) == 4 and "keep me" in listed and "yes" in listed
+    dry = hacontain("backup", "prune", "--dumpdir", dumpdir, "--prune-backups", "keep-last=1",
+                    "--dry-run").stdout
+    assert dry.count("remove") == 2 and all(os.path.exists(p) for p in older)
+    hacontain("backup", "prune", name, "--dumpdir", dumpdir, "--prune-backups", "keep-last=1")
+    # the protected newest counts for no rule: keep-last=1 keeps the newest other one
+    assert sorted(f for f in os.listdir(dumpdir) if f.endswith(".tar.zst")) == sorted(
+        [os.path.basename(path), os.path.basename(older[2])])
+    assert os.path.exists(path + ".protected") and os.path.exists(path + ".notes")
+    assert "does not exist" in failing("backups", os.path.join(dumpdir, "nope"))
+
+
+def test_all_running_backs_up_only_running_containers(made):
+    lxcpath, dumpdir, name = made
+    other = unique_name("b")
+    hacontain("-P", lxcpath, "create", other, "-t", "busybox")
+    quiet = hacontain("-P", lxcpath, "backup", "--all-running", "--dumpdir", dumpdir)
+    assert quiet.returncode == 0 and "nothing to back up" in quiet.stderr
+    hacontain("-P", lxcpath, "start", other)
+    try:
+        made_now = hacontain("-P", lxcpath, "backup", "--all-running", "--dumpdir", dumpdir,
+                             "--prune-backups", "keep-last=1").stdout.split()
+    finally:
+        hacontain("-P", lxcpath, "stop", "-k", other)
+    assert len(made_now) == 1 and f"hacontain-{other}-" in made_now[0]
