@@ -23,6 +23,7 @@ packages=(
     lxc busybox-static debootstrap
     zstd acl attr libcap2-bin
     qemu-system-x86 qemu-utils
+    vagrant ruby
     iproute2 iputils-ping procps kmod psmisc strace
 )
 missing=()
