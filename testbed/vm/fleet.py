@@ -17,11 +17,13 @@ LINK_NET = "192.0.2"
 
 @contextmanager
 def booted(image, names, *, linked=False, share=CHECKOUT, memory_mb=512, data_disk_size="256M",
-           boot_timeout=BOOT_TIMEOUT):
+           boot_timeout=BOOT_TIMEOUT, exchange=False):
     """Boot one VM per name in parallel and yield them as a list; stop and remove them afterwards.
 
     With ``linked`` the two VMs get an Ethernet link (eth0) with 192.0.2.11/24
-    and 192.0.2.12/24, carried by qemu UDP sockets on 127.0.0.1.
+    and 192.0.2.12/24, carried by qemu UDP sockets on 127.0.0.1. With
+    ``exchange`` they all share one host folder read-write (the 9p tag
+    "exchange", each VM's ``spec.exchange``; the guest mounts it itself).
     """
     if linked and len(names) != 2:
         raise ValueError(f"a link joins exactly two VMs, not {len(names)}: {names}")
@@ -29,9 +31,12 @@ def booted(image, names, *, linked=False, share=CHECKOUT, memory_mb=512, data_di
     workroot = Path(tempfile.mkdtemp(prefix=WORK_PREFIX))
     with ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, workroot, ignore_errors=True)
+        shared = workroot / "exchange" if exchange else None
+        if shared:
+            shared.mkdir()
         vms = []
         for index, name in enumerate(names):
-            spec = VmSpec(name, memory_mb, data_disk_size, links.get(index), share)
+            spec = VmSpec(name, memory_mb, data_disk_size, links.get(index), share, shared)
             vm = Vm(spec, image, workroot / name)
             cleanup.callback(vm.stop)
             vm.launch()

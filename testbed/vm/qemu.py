@@ -25,6 +25,7 @@ class VmSpec:
     data_disk_size: str = "256M"
     link: Link | None = None
     share: Path | None = None  # host folder shared read-only at the same path in the VM
+    exchange: Path | None = None  # host folder shared read-write as 9p tag "exchange" (not mounted)
 
 
 def kernel_cmdline(spec):
@@ -57,6 +58,8 @@ def qemu_argv(spec, image, workdir, qemu="qemu-system-x86_64"):
     ]
     if spec.share:
         argv += ["-virtfs", f"local,path={spec.share},mount_tag=host,security_model=none,readonly=on"]
+    if spec.exchange:
+        argv += ["-virtfs", f"local,path={spec.exchange},mount_tag=exchange,security_model=none"]
     if spec.link:
         link = spec.link
         argv += [
