@@ -101,6 +101,7 @@ def abort(name, lxcpath=None, timeout=10.0, log=None):
     if _alive(record):
         said.append(f"killed backup process {record['pid']}")
         _kill_backup(record, timeout)
+        record = read(name) or record     # what it wrote until it was killed
     release(record, log)
     remove(name)
     sentence = f"aborted the backup of container {name}" + \

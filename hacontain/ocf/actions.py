@@ -38,7 +38,12 @@ def start(params):
     config = container.load_config()
     for warning in config.warnings:
         log.log("warn", warning)
-    init = container.start(timeout=max(deadline - time.monotonic(), 1.0), config=config)
+    init = None
+    if params.checkpointing():           # checkpoint_on_move: restore a planned stop's
+        from hacontain.ocf.checkpoint_move import restore_at_start
+        init = restore_at_start(params, container, config, (deadline - time.monotonic()) / 2)
+    init = init or container.start(timeout=max(deadline - time.monotonic(), 1.0),
+                                   config=config)
     try:
         if not proc.is_alive(init.pid, init.start_time):
             raise OcfExit(ERR_GENERIC, f"container {params.name} stopped right after its init "
@@ -51,8 +56,12 @@ def start(params):
         raise
     log.log("info", f"container {params.name} started (init pid {init.pid})")
     from hacontain.backup.managed import record     # a stop-mode backup refuses it
-    record(params.name, os.environ.get("OCF_RESOURCE_INSTANCE") or params.name, init.pid,
-           init.start_time)
+    try:
+        record(params.name, os.environ.get("OCF_RESOURCE_INSTANCE") or params.name,
+               init.pid, init.start_time)
+    except OSError as exc:
+        log.log("warn", f"could not record that Pacemaker manages container {params.name}: "
+                        f"{exc}")
     return SUCCESS
 
 
@@ -72,6 +81,11 @@ def stop(params):
     if aborted:
         log.log("warn", aborted)
         grace = max(grace - (time.monotonic() - began), 0.0)
+    if params.checkpoint_on_move.lower() in ("true", "yes", "1", "on"):
+        from hacontain.ocf.checkpoint_move import checkpoint_before_stop
+        checkpointing = time.monotonic()
+        checkpoint_before_stop(params, container, grace / 2)
+        grace = max(grace - (time.monotonic() - checkpointing), 0.0)
     log.log("debug", f"stopping container {params.name}: halt grace {grace:.1f}s")
     outcome = container.stop(timeout=grace)
     left = container.status()

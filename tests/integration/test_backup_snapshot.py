@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from clitools import mounts_below, unique_name
+from clitools import HACONTAIN, mounts_below, unique_name
 from test_storage import agent, btrfs_dir, cli, containers, wait_until  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.root
@@ -49,6 +49,37 @@ class Backup:
         out, err = self.process.communicate(timeout=timeout)
         self.lines += out.splitlines()
         return self.process.returncode, "\n".join(self.lines), err
+
+
+class SlowBackup:
+    """`hacontain backup NAME --mode snapshot` at --bwlimit 256 KiB/s, in the background;
+    its stderr (the log) read line by line."""
+
+    def __init__(self, name, lxcpath, dumpdir):
+        self.process = subprocess.Popen(
+            HACONTAIN + ["backup", "-P", str(lxcpath), name, "--mode", "snapshot", "--dumpdir",
+                         str(dumpdir), "--compress", "none", "--bwlimit", "256"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.lines = []
+
+    def wait_for(self, text):
+        for line in self.process.stderr:
+            self.lines.append(line)
+            if text in line:
+                return line
+        raise AssertionError(f"the backup ended without {text!r}: {''.join(self.lines)}")
+
+    def finish(self, timeout=120):
+        self.lines.append(self.process.communicate(timeout=timeout)[1])
+        return self.process.returncode, "".join(self.lines)
+
+
+def big_btrfs_container(lxcpath, names):
+    """A running btrfs container with 8 MiB of data: 30 s to back up at 256 KiB/s."""
+    name = btrfs_container(lxcpath, names, counter=False)
+    cli(lxcpath, "attach", name, "--", "/bin/sh", "-c",
+        "dd if=/dev/urandom of=/data bs=1M count=8 2>/dev/null && sync")
+    return name
 
 
 def run_backup(name, lxcpath, mode, archive):
@@ -237,3 +268,45 @@ def test_stop_mode_restarts_the_container_and_refuses_one_the_agent_started(
     assert f"crm resource stop {name}" in err
     assert state_of(lxcpath, name) == "RUNNING"
     assert_nothing_left(lxcpath, rundir, name)
+
+
+def test_hacontain_backup_interrupted_halfway_leaves_nothing(on_btrfs, rundir, tmp_path):
+    lxcpath, names = on_btrfs
+    name = big_btrfs_container(lxcpath, names)
+    dumpdir = tmp_path / "dump"
+    dumpdir.mkdir()
+    backup = SlowBackup(name, lxcpath, dumpdir)
+    backup.wait_for("archiving")
+    assert len(hcbackup_subvolumes(lxcpath.parent)) == 1
+    backup.process.send_signal(signal.SIGTERM)
+    code, log = backup.finish()
+    assert code != 0 and "interrupted by SIGTERM" in log, log
+    assert os.listdir(dumpdir) == []                  # no partial archive, no log
+    assert_nothing_left(lxcpath, rundir, name, lxcpath.parent)
+
+    backup = SlowBackup(name, lxcpath, dumpdir)       # killed outright: the next run
+    backup.wait_for("archiving")                      # cleans up
+    backup.process.kill()
+    backup.finish()
+    assert len(hcbackup_subvolumes(lxcpath.parent)) == 1
+    done = cli(lxcpath, "backup", name, "--mode", "snapshot", "--dumpdir", str(dumpdir),
+               "--compress", "none")
+    assert f"aborted the backup of container {name} (its process had ended)" in done.stderr
+    assert [path for path in os.listdir(dumpdir) if path.endswith(".tar")] != []
+    assert_nothing_left(lxcpath, rundir, name, lxcpath.parent)
+
+
+def test_the_agents_stop_aborts_hacontain_backup(on_btrfs, rundir, tmp_path):
+    lxcpath, names = on_btrfs
+    name = big_btrfs_container(lxcpath, names)
+    dumpdir = tmp_path / "dump"
+    dumpdir.mkdir()
+    backup = SlowBackup(name, lxcpath, dumpdir)
+    backup.wait_for("archiving")
+    stopped = agent("stop", name, lxcpath, OCF_RESKEY_CRM_meta_timeout="20000")
+    assert stopped.returncode == 0, stopped.stderr
+    assert f"aborted the backup of container {name} (killed backup process " \
+           f"{backup.process.pid})" in stopped.stderr
+    assert backup.finish(timeout=10)[0] == -signal.SIGKILL
+    assert state_of(lxcpath, name) == "STOPPED"
+    assert_nothing_left(lxcpath, rundir, name, lxcpath.parent)
