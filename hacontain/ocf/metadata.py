@@ -40,6 +40,12 @@ managers that predate OCF 1.1). Changing name, lxcpath or config restarts the
 container. Live migration is not supported (migrate_to/migrate_from return
 "unimplemented"); a container moves by stop and start, with its rootfs on
 shared or replicated storage started before it.
+
+checkpoint_on_move=true keeps the processes across a planned move: a stop of a
+running container whose resource has not failed on this node (fail count 0:
+Pacemaker gives a recovery's stop the same environment as a move's) checkpoints
+it with CRIU into checkpoint_dir, and the next start restores it when the
+checkpoint is fresh and consistent, else starts it cold, logging why.
 """
 
 SHORTDESC = "High-availability Linux system container (hacontain)"

@@ -86,6 +86,19 @@ PARAMETERS = (
         "into words like a shell does, then run without a shell: write "
         "/bin/sh -c '...' for shell syntax. Empty: depth 10 checks only that the init "
         "runs."),
+    Parameter(
+        "checkpoint_on_move", "Keep the processes across a planned move (CRIU)",
+        "true: a planned stop (this resource has not failed on this node: fail count 0) "
+        "checkpoints the running container with CRIU into checkpoint_dir, and the next "
+        "start, on any node, restores its processes from there when the checkpoint is "
+        "fresh and consistent (same config and parameters, same criu, made by a clean "
+        "checkpoint, the rootfs not started since); otherwise, and after any failure, "
+        "a cold start, with the reason logged. A checkpoint is deleted once used.",
+        kind="boolean", default="false"),
+    Parameter(
+        "checkpoint_dir", "Where checkpoint_on_move's checkpoint goes",
+        "A directory every node reaches after the move (the container's volume). "
+        "Empty: ROOTFS/.hacontain-checkpoint, inside the container's rootfs."),
 )
 
 BY_NAME = {parameter.name: parameter for parameter in PARAMETERS}
@@ -124,6 +137,15 @@ class Params:
             raise ParameterError("monitor_cmd is empty after splitting")
         return argv
 
+    def checkpointing(self):
+        """checkpoint_on_move as a bool (ParameterError when not a boolean)."""
+        value = self.checkpoint_on_move.lower()
+        if value not in ("true", "false", "yes", "no", "1", "0", "on", "off"):
+            from hacontain.errors import ParameterError
+            raise ParameterError(f"checkpoint_on_move: {self.checkpoint_on_move!r} is not "
+                                 "a boolean (true or false)")
+        return value in ("true", "yes", "1", "on")
+
     def halt_signum(self):
         """halt_signal as a number; None when unset."""
         if not self.halt_signal:
@@ -146,7 +168,8 @@ class Params:
         if not self.name:
             raise ParameterError("parameter name is required")
         valid_name(self.name)
-        for parameter in ("lxcpath", "config"):
+        self.checkpointing()
+        for parameter in ("lxcpath", "config", "checkpoint_dir"):
             value = getattr(self, parameter)
             if value and not os.path.isabs(value):
                 raise ParameterError(f"{parameter} must be an absolute path, got {value!r}")
