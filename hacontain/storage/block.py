@@ -94,11 +94,39 @@ def make_filesystem(target, fstype):
     run(MKFS[fstype] + [target], f"make the {fstype} filesystem on {target}")
 
 
-def new_uuid(target, fstype):
-    """Give the copied filesystem on `target` its own UUID where the filesystem refuses
-    two of the same on a node (xfs, btrfs); ext4 does not need one."""
+def new_uuid(volume):
+    """Give the copied filesystem of `volume` (a block or loop volume) its own UUID where
+    the filesystem refuses two of one UUID on a node (xfs, btrfs); ext4 needs none."""
     from hacontain.storage.command import run
+    fstype = probe.filesystem_type(volume.path)
     if fstype == "xfs":
-        run(["xfs_admin", "-U", "generate", target], f"give {target} a new xfs UUID")
+        _new_xfs_uuid(volume)
     elif fstype == "btrfs":
-        run(["btrfstune", "-f", "-u", target], f"give {target} a new btrfs UUID")
+        run(["btrfstune", "-f", "-u", volume.path], f"give {volume.path} a new btrfs UUID")
+
+
+def _new_xfs_uuid(volume):
+    """xfs_admin -U generate. A copy of a running source has a dirty log, which
+    xfs_admin refuses to touch (exiting 0): mounting the copy once (detached, nouuid)
+    replays it, then xfs_admin runs again."""
+    from hacontain.storage.command import run
+    old = xfs_uuid(volume.path)
+    for attempt in range(2):
+        run(["xfs_admin", "-U", "generate", volume.path], f"give {volume.path} a new xfs UUID")
+        if xfs_uuid(volume.path) != old:
+            return
+        if attempt == 0:
+            replaying = type(volume)(volume.path, "nouuid")
+            replaying.prepare()
+            replaying.release()
+    raise StorageError(f"{volume.path}: xfs_admin -U generate left the xfs UUID unchanged "
+                       "(a log that mounting did not replay?): run xfs_repair on it")
+
+
+def xfs_uuid(target):
+    """The UUID bytes of the xfs superblock on `target` (sb_uuid, offset 32)."""
+    fd = os.open(target, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.pread(fd, 16, 32)
+    finally:
+        os.close(fd)

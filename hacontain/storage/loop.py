@@ -5,7 +5,7 @@ goes away when the container's namespace does, crash or not."""
 import os
 
 from hacontain.errors import NotFound, StorageError
-from hacontain.storage import backends, block, loopdev, probe
+from hacontain.storage import backends, block, loopdev
 
 RELEASE_WAIT = 5.0      # s for the loop device of a just-stopped container to clear
 
@@ -47,8 +47,9 @@ class Loop(backends.Volume):
         with a new filesystem UUID where needed."""
         path = os.path.join(directory, "rootdev")
         copy_file(self.path, path)
-        block.new_uuid(path, probe.filesystem_type(path))
-        return Loop(path)
+        clone = Loop(path)
+        block.new_uuid(clone)
+        return clone
 
 
 def copy_file(source, target):

@@ -6,7 +6,7 @@ they carry the activation-skip flag), or thick with a COW size (the origin must 
 import os
 
 from hacontain.errors import NotFound, StorageError
-from hacontain.storage import backends, block, probe
+from hacontain.storage import backends, block
 from hacontain.storage.command import run, run_json
 
 TAG = "hacontain"          # on the LVs hacontain made: destroy removes only those
@@ -23,6 +23,7 @@ class Lvm(backends.Volume):
             from hacontain.errors import ConfigError
             raise ConfigError(f"rootfs lvm:{path}: expected lvm:/dev/VG/LV")
         self.vg, self.lv = parts[2], parts[3]
+        self._origin = None
 
     def check(self, idmap=False):
         super().check(idmap)
@@ -52,22 +53,32 @@ class Lvm(backends.Volume):
         return int(self.info()["lv_size"])
 
     def snapshot(self, directory, name, options):
-        """A thin snapshot (thin origin) or a thick one of --fssize COW space."""
-        info = self.info()
+        """A thin snapshot (thin origin; it carries the activation-skip flag, so it is
+        activated with -K) or a thick one of --fssize COW space, active with its origin."""
         new = options.lvname or name
-        if info.get("pool_lv"):
-            run(["lvcreate", "-s", "-n", new, "--addtag", TAG, f"{self.vg}/{self.lv}"],
-                "make a thin snapshot")      # skips autoactivation (flag k): no option needed
-        else:
-            run(["lvcreate", "-s", "-L", f"{backends.parse_size(options.fssize)}b", "-n", new,
-                 "--addtag", TAG, f"{self.vg}/{self.lv}"], "make a snapshot")
+        size = [] if self.origin_report().get("pool_lv") else [
+            "-L", f"{backends.parse_size(options.fssize)}b"]
+        run(["lvcreate", "-s", "-K", *size, "-n", new, "--addtag", TAG,
+             f"{self.vg}/{self.lv}"], "make a snapshot")
         clone = Lvm(f"/dev/{self.vg}/{new}")
-        activate(clone.vg, clone.lv)
-        block.new_uuid(clone.path, probe.filesystem_type(clone.path))
+        try:
+            if not os.path.exists(clone.path):
+                raise StorageError(f"lvcreate made {self.vg}/{new} but {clone.path} did not "
+                                   "appear")
+            block.new_uuid(clone)
+        except BaseException:
+            clone.destroy()
+            raise
         return clone
 
+    def origin_report(self):
+        """info() read once for a snapshot (clone_relation, then snapshot)."""
+        if self._origin is None:
+            self._origin = self.info()
+        return self._origin
+
     def clone_relation(self):
-        return None if self.info().get("pool_lv") else "lvm-thick"
+        return None if self.origin_report().get("pool_lv") else "lvm-thick"
 
 
 def check_exclusive(vg, lv, spec):
