@@ -7,7 +7,7 @@
 #
 #   bash deploy/node/drbd.sh --resource R --node NAME=ADDR:DISK --node NAME=ADDR:DISK
 #        [--minor N] [--port P] [--no-fencing] [--version 8.4|9] [--new]
-#        [--config-only] [--root DIR]
+#        [--no-up | --config-only] [--root DIR]
 #
 # --node         a node's name (uname -n), its DRBD address and backing disk
 # --minor/--port /dev/drbdN and the TCP port (default 0 and 7789)
@@ -15,14 +15,17 @@
 # --version      the syntax, where no DRBD module is loaded or installed here
 # --new          both disks are blank: wait until connected, then mark them in sync
 #                (run on one node only, after the other is up)
-# --config-only  write the file, touch no disk (also implied by --root)
+# --no-up        write the file and the metadata, leave the resource down (Pacemaker's
+#                ocf:linbit:drbd brings it up)
+# --config-only  write the file, touch no disk
+# --root         write below DIR, and use that file for the disk
 #
 # Idempotent: existing metadata is never recreated, a resource that is up is
 # left as it is (a changed file is reported: apply it with drbdadm adjust).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-root= resource= minor=0 port=7789 fencing=True version= new= config_only= nodes=()
+root= resource= minor=0 port=7789 fencing=True version= new= no_up= config_only= nodes=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --resource) resource=$2; shift 2 ;;
@@ -32,8 +35,9 @@ while [ $# -gt 0 ]; do
         --no-fencing) fencing=False; shift ;;
         --version) version=$2; shift 2 ;;
         --new) new=1; shift ;;
+        --no-up) no_up=1; shift ;;
         --config-only) config_only=1; shift ;;
-        --root) root=${2%/}; config_only=1; shift 2 ;;
+        --root) root=${2%/}; shift 2 ;;
         *) die "unknown argument $1" ;;
     esac
 done
@@ -43,6 +47,7 @@ need_root
 [[ $port =~ ^[0-9]+$ ]] && [ "$port" -gt 0 ] && [ "$port" -lt 65536 ] || die "--port $port: a TCP port"
 [ ${#nodes[@]} = 2 ] || die "give the two nodes with --node NAME=ADDR:DISK twice"
 case $version in ''|8.4|9) ;; *) die "--version $version: 8.4 or 9" ;; esac
+[ -z "$new" ] || [ -z "$no_up$config_only$root" ] || die "--new needs the resource up: not with --no-up, --config-only or --root"
 for spec in "${nodes[@]}"; do
     [[ $spec =~ ^[A-Za-z0-9][A-Za-z0-9.-]*=[0-9.]+:/dev/[A-Za-z0-9/_.+-]+$ ]] ||
         die "--node $spec: expected NAME=IPV4ADDR:/dev/DISK"
@@ -72,18 +77,23 @@ PY
 printf '%s\n' "$text" | install_file "/etc/drbd.d/$resource.res" 644 && changed=1 || changed=
 [ -z "$config_only" ] || exit 0
 
+adm=(drbdadm ${root:+-c "$root/etc/drbd.d/$resource.res"})
 if drbdsetup status "$resource" >/dev/null 2>&1; then
     echo "DRBD $resource: up"
     [ -z "$changed" ] || echo "DRBD $resource: apply the new file on both nodes with: drbdadm adjust $resource"
 else
-    if drbdadm dump-md "$resource" >/dev/null 2>&1; then
+    # get-gi reads the generation identifiers: it fails only where no metadata is.
+    if "${adm[@]}" get-gi "$resource" >/dev/null 2>&1; then
         echo "DRBD $resource: metadata present"
     else
-        drbdadm -- --force create-md "$resource" >/dev/null
+        out=$("${adm[@]}" -- --force create-md "$resource" 2>&1) ||
+            die "DRBD $resource: create-md failed: $(printf '%s\n' "$out" | grep -v '^modinfo' | tail -n1)"
         echo "DRBD $resource: metadata created"
     fi
-    drbdadm up "$resource"
-    echo "DRBD $resource: up"
+    if [ -z "$no_up" ]; then
+        "${adm[@]}" up "$resource"
+        echo "DRBD $resource: up"
+    fi
 fi
 
 if [ -n "$new" ]; then

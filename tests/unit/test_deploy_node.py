@@ -1,6 +1,7 @@
 """deploy/node/*.sh run as root against a temporary root (--root): the files they
 write are read back by the tools that use them (corosync -t, lvmconfig --validate,
-drbdadm dump), a second run changes nothing, bad arguments get one line."""
+drbdadm dump), DRBD metadata on a loop device is made once, a second run changes
+nothing, bad arguments get one line."""
 
 import os
 import shutil
@@ -146,7 +147,7 @@ def test_lvm_bad_arguments(tmp_path, args, message):
 def test_drbd_resource_file_parses_with_drbdadm(tmp_path, version):
     args = ("--resource", "r0", "--minor", "3", "--port", "7790",
             "--node", f"{HOST}=192.0.2.11:/dev/vdb", "--node", "peer=192.0.2.12:/dev/vdb",
-            "--version", version, "--root", tmp_path)
+            "--version", version, "--config-only", "--root", tmp_path)
     assert script("drbd.sh", *args).stdout == "/etc/drbd.d/r0.res: written\n"
     path = tmp_path / "etc/drbd.d/r0.res"
     dumped = subprocess.run([DRBDADM[version], "-c", str(path), "dump", "r0"],
@@ -155,7 +156,7 @@ def test_drbd_resource_file_parses_with_drbdadm(tmp_path, version):
     assert "resource-and-stonith" in dumped.stdout and "/dev/drbd3" in dumped.stdout
     assert "192.0.2.12:7790" in dumped.stdout
     assert script("drbd.sh", *args).stdout == "/etc/drbd.d/r0.res: unchanged\n"
-    plain = script("drbd.sh", *args[:-2], "--no-fencing", "--root", tmp_path)
+    plain = script("drbd.sh", *args, "--no-fencing")
     assert plain.stdout == "/etc/drbd.d/r0.res: written\n"
     assert "fencing" not in path.read_text()
 
@@ -171,6 +172,9 @@ def test_drbd_resource_file_parses_with_drbdadm(tmp_path, version):
       "--node", "b=192.0.2.12:/dev/vdb"), "--port 70000: a TCP port"),
     (("--resource", "r0", "--version", "10", "--node", "a=192.0.2.11:/dev/vdb",
       "--node", "b=192.0.2.12:/dev/vdb"), "--version 10: 8.4 or 9"),
+    (("--resource", "r0", "--new", "--no-up", "--node", "a=192.0.2.11:/dev/vdb",
+      "--node", "b=192.0.2.12:/dev/vdb"),
+     "--new needs the resource up: not with --no-up, --config-only or --root"),
 ])
 def test_drbd_bad_arguments(tmp_path, args, message):
     assert refused("drbd.sh", *args, "--root", tmp_path) == f"deploy/node/drbd.sh: {message}"
@@ -197,3 +201,33 @@ def test_packages_names_what_is_missing_below_a_root(tmp_path):
     assert (result.returncode, result.stderr) == (
         1, "deploy/node/packages.sh: install these Debian packages first: "
            "hacontain-no-such-package\n")
+
+
+@pytest.fixture
+def backing_disk(tmp_path):
+    """A 64 MiB loop device standing in for DRBD's backing disk; detached at teardown."""
+    image = tmp_path / "disk"
+    with open(image, "wb") as handle:
+        handle.truncate(64 << 20)
+    device = subprocess.run(["losetup", "--find", "--show", str(image)], capture_output=True,
+                            text=True, check=True).stdout.strip()
+    yield device
+    subprocess.run(["losetup", "-d", device], check=True)
+
+
+def test_drbd_metadata_is_made_once_and_never_remade(tmp_path, backing_disk):
+    """Real DRBD 9 metadata on a loop device (drbdmeta needs no module): made by the
+    first run, kept by the next (its generation identifier, changed in between, stays)."""
+    root = tmp_path / "root"
+    args = ("--resource", "r9", "--minor", "9", "--version", "9", "--no-up", "--root", root,
+            "--node", f"{HOST}=192.0.2.11:{backing_disk}", "--node", f"peer=192.0.2.12:{backing_disk}")
+    assert script("drbd.sh", *args).stdout.splitlines() == [
+        "/etc/drbd.d/r9.res: written", "DRBD r9: metadata created"]
+    res = str(root / "etc/drbd.d/r9.res")
+    marked = "0000000000ABCDE1:0000000000000000:0000000000000000:0000000000000000:1:1:0:0:0:0"
+    subprocess.run(["drbdmeta", "--force", "9", "v09", backing_disk, "internal", "set-gi", marked,
+                    "--node-id", "0"], capture_output=True, check=True)
+    assert script("drbd.sh", *args).stdout.splitlines() == [
+        "/etc/drbd.d/r9.res: unchanged", "DRBD r9: metadata present"]
+    gi = subprocess.run(["drbdadm", "-c", res, "get-gi", "r9"], capture_output=True, text=True)
+    assert gi.stdout.startswith("0000000000ABCDE1:"), gi.stdout + gi.stderr
