@@ -35,6 +35,10 @@ def start(params):
     deadline = time.monotonic() + budget
     log.log("debug", f"starting container {params.name}: {budget:.1f}s to run")
     _refuse_foreign(container)
+    from hacontain.backup.registry import abort     # a backup of the stopped container
+    aborted = abort(params.name, container.lxcpath)  # may hold its volume
+    if aborted:
+        log.log("warn", aborted)
     config = container.load_config()
     for warning in config.warnings:
         log.log("warn", warning)

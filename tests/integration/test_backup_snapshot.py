@@ -310,3 +310,24 @@ def test_the_agents_stop_aborts_hacontain_backup(on_btrfs, rundir, tmp_path):
     assert backup.finish(timeout=10)[0] == -signal.SIGKILL
     assert state_of(lxcpath, name) == "STOPPED"
     assert_nothing_left(lxcpath, rundir, name, lxcpath.parent)
+
+
+def test_the_agents_start_aborts_a_backup_holding_the_stopped_containers_volume(
+        lxcpath, containers, rundir, tmp_path):
+    name = unique_name()
+    containers.append(name)
+    cli(lxcpath, "create", name, "-t", "busybox", "-B", "loop", "--fssize", "128M")
+    backup = Backup(name, lxcpath, "snapshot", tmp_path / "b.tar", hold="view")
+    backup.wait_for("holding")            # the image mounted read-only in its namespace
+    assert "container is STOPPED: its rootfs as it is, no freeze" in \
+        "\n".join(backup.lines).replace(f"container {name} is", "container is")
+    refused = cli(lxcpath, "start", name, check=False)      # the volume is in use ...
+    assert refused.returncode == 1 and "loop" in refused.stderr, refused.stderr
+    started = agent("start", name, lxcpath)                  # ... until the agent aborts
+    assert started.returncode == 0, started.stderr
+    assert started.returncode == 0, started.stderr
+    assert f"aborted the backup of container {name}" in started.stderr
+    assert backup.finish(timeout=10)[0] == -signal.SIGKILL
+    assert state_of(lxcpath, name) == "RUNNING"
+    assert agent("stop", name, lxcpath).returncode == 0
+    assert_nothing_left(lxcpath, rundir, name)
