@@ -9,6 +9,7 @@ GUEST_TEST_FILES = (
     "tests/integration/test_cgroup_v2.py",
     "tests/integration/test_containment.py",
     "tests/integration/test_systemd_guest.py",
+    "tests/vm/guest/test_checkpoint.py",
 )
 
 # Host files guest tests need but cannot make without a network, linked into the
