@@ -19,12 +19,9 @@ _VG_NAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9_.+-]{0,126}")    # lvm's VG and 
 class Filesystem(Record):
     """A volume of the VG mounted by ocf:heartbeat:Filesystem at `directory`."""
     device: str
+    lv: str
     directory: str
     fstype: str | None = None
-
-    @property
-    def lv(self):
-        return self.device.rsplit("/", 1)[1]
 
 
 class Container(Record):
@@ -93,7 +90,8 @@ def parse_filesystem(spec, vg):
         raise ParameterError(f"--filesystem {spec!r}: expected DEVICE:DIRECTORY[:FSTYPE]")
     device, directory = os.path.normpath(parts[0]), os.path.normpath(parts[1])
     fstype = parts[2] if len(parts) == 3 and parts[2] else None
-    if lv_of(device, vg) is None:
+    lv = lv_of(device, vg)
+    if lv is None:
         raise ParameterError(f"--filesystem {spec!r}: {device} is not an LV of VG {vg} "
                              f"(/dev/{vg}/LV)")
     if not directory.startswith("/") or directory == "/":
@@ -101,7 +99,7 @@ def parse_filesystem(spec, vg):
                              "path other than /")
     if fstype is not None and not re.fullmatch(r"[a-z0-9_.]{1,32}", fstype):
         raise ParameterError(f"--filesystem {spec!r}: invalid filesystem type {fstype!r}")
-    return Filesystem(device=device, directory=directory, fstype=fstype)
+    return Filesystem(device=device, lv=lv, directory=directory, fstype=fstype)
 
 
 def parse_ips(specs, names):
@@ -132,10 +130,15 @@ def parse_ips(specs, names):
 
 
 def lv_of(device, vg):
-    """The LV name of `device` when it is an LV of `vg` (/dev/VG/LV), else None."""
+    """The LV name of `device` when it is an LV of `vg` (/dev/VG/LV or
+    /dev/mapper/VG-LV, whose dashes are doubled), else None."""
     parts = device.split("/")
     if len(parts) == 4 and parts[:3] == ["", "dev", vg] and _VG_NAME.fullmatch(parts[3]):
         return parts[3]
+    prefix = f"/dev/mapper/{vg.replace('-', '--')}-"
+    rest = device[len(prefix):] if device.startswith(prefix) else ""
+    if rest and "-" not in rest.replace("--", ""):
+        return rest.replace("--", "-")
     return None
 
 
@@ -146,6 +149,11 @@ def _container(name, root, vg, mounts, ip):
     loaded = config.load(path)
     if not loaded.rootfs:
         raise ConfigError("sets no lxc.rootfs.path", path)
+    for mount in loaded.mounts:
+        if (mount.source.startswith("/dev/") and not {"bind", "rbind"} & set(mount.options)
+                and lv_of(mount.source, vg) is None):
+            raise mount.origin.error(f"mounts {mount.source}, which is not an LV of VG {vg}: "
+                                     "it cannot follow the DRBD resource")
     if ip is not None:
         for net in loaded.nets:
             for own in net.ipv4 + net.ipv6:

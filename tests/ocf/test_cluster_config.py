@@ -31,8 +31,10 @@ HOST_LACKS = {
 
 @pytest.fixture
 def stack(agent, lxcpath):
-    """Names of three containers in LXCPATH (two on LVs of a VG this host lacks, one a
-    directory rootfs below LXCPATH, as if LXCPATH were a mounted LV) and the VG."""
+    """The VG and the names of four containers in LXCPATH: two on LVs of a VG this host
+    lacks (one mounting another LV of it, by its /dev/mapper name), one a directory
+    rootfs below LXCPATH, as if LXCPATH were a mounted LV, and one (not part of the
+    stacks) that mounts a device off the VG."""
     vg = unique_name("vg")
     names = [unique_name("web"), unique_name("db")]
     for index, name in enumerate(names):
@@ -41,9 +43,15 @@ def stack(agent, lxcpath):
             f"lxc.rootfs.path = lvm:/dev/{vg}/{name}\n"
             "lxc.net.0.type = veth\nlxc.net.0.link = br0\n"
             f"lxc.net.0.ipv4.address = 192.0.2.{80 + index}/24\n")
+    with open(lxcpath / names[1] / "config", "a", encoding="utf-8") as config:
+        config.write(f"lxc.mount.entry = /dev/mapper/{vg}-dbdata srv ext4 defaults 0 0\n")
     local = unique_name("files")
     hacontain("create", local, "-t", "busybox", "-P", str(lxcpath))
-    return vg, names + [local]
+    stray = unique_name("stray")
+    (lxcpath / stray).mkdir()
+    (lxcpath / stray / "config").write_text(f"lxc.rootfs.path = lvm:/dev/{vg}/{stray}\n"
+                                            "lxc.mount.entry = /dev/sdc1 srv ext4 defaults 0 0\n")
+    return vg, names + [local, stray]
 
 
 def generate(lxcpath, names, vg, *extra):
@@ -178,6 +186,7 @@ def test_one_container_with_a_service_ip(stack, lxcpath, tmp_path):
 
 def test_three_containers_on_one_drbd_and_vg(stack, lxcpath, tmp_path):
     vg, names = stack
+    names = names[:3]
     extra = ("--filesystem", f"/dev/{vg}/files:{lxcpath}:ext4", "--vg-access-mode", "tagging",
              "--ip", f"{names[0]}=192.0.2.50/24", "--ip", f"{names[2]}=192.0.2.52/24")
     text = generate(lxcpath, names, vg, *extra)
@@ -233,6 +242,9 @@ def test_the_pcs_script_edits_a_copy_of_the_cib_and_pushes_it_once(stack, lxcpat
      "--filesystem '/dev/sdb1:/srv': /dev/sdb1 is not an LV of VG {vg} (/dev/{vg}/LV)"),
     (["{0}", "{0}", "--drbd", "r0", "--vg", "{vg}"], "container {0} is named twice"),
     (["{0}", "--drbd", "r0", "--vg", "{vg}", "--cib-file", "x.xml"], "--cib-file goes with --pcs"),
+    (["{3}", "--drbd", "r0", "--vg", "{vg}"],
+     "{lxcpath}/{3}/config:2: lxc.mount.entry: mounts /dev/sdc1, which is not an LV of VG {vg}: "
+     "it cannot follow the DRBD resource"),
 ])
 def test_bad_input_gets_one_line(stack, lxcpath, args, message):
     vg, names = stack
