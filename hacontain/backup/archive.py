@@ -83,11 +83,12 @@ def compressor_command(settings):
     return None
 
 
-def write(root, files, output, settings, on_read=None, log=print):
+def write(root, files, output, settings, on_read=None):
     """Write the archive of tree `root` to binary file `output`: the members `files`
     ({path: bytes}, e.g. INFO and CONFIG) first, then the tree, then the manifest.
     on_read(n) is called for every n bytes of the tree read (progress)."""
-    compressor = start_process(compressor_command(settings), stdin=subprocess.PIPE, stdout=output)
+    compressor = start_process(compressor_command(settings), stdin=subprocess.PIPE,
+                               stdout=output)
     processes = [compressor] if compressor else []
     sink = io.BufferedWriter(CountingWriter(compressor.stdin if compressor else output), 1 << 20)
     warnings = []
@@ -96,7 +97,8 @@ def write(root, files, output, settings, on_read=None, log=print):
         for path, data in files.items():
             sink.write(_member_bytes(path, data))
             records.append(Member(path, "file", len(data), "", hashlib.sha256(data).hexdigest()))
-        tar = start_process(tar_command(root, settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        tar = start_process(tar_command(root, settings), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
         processes.insert(0, tar)
         errors = StderrLines(tar.stderr)
         limiter = _Limiter(settings.bwlimit, on_read)
@@ -108,7 +110,7 @@ def write(root, files, output, settings, on_read=None, log=print):
         errors.join()
         if status not in (0, 1):
             raise ArchiveError(f"tar of {root} failed (exit {status}): "
-                               f"{last_line(errors.lines) or 'no message'}")
+                               f"{tar_error(errors.lines) or 'no message'}")
         warnings += errors.lines              # 1: a file changed while read (live pass)
         manifest = json.dumps({"format": 1, "members": [m.record() for m in records]},
                               separators=(",", ":")).encode()
@@ -121,7 +123,8 @@ def write(root, files, output, settings, on_read=None, log=print):
             compressor.stdin.close()
             stderr = compressor.stderr.read().decode(errors="replace")
             if compressor.wait() != 0:
-                raise ArchiveError(f"{compressor.args[0]} failed: {last_line(stderr.splitlines())}")
+                raise ArchiveError(f"{compressor.args[0]} failed: "
+                                   f"{last_line(stderr.splitlines())}")
         return Written(len(records) + 1, reader.offset, _size(output), warnings)
     except BrokenPipeError:
         raise _compressor_failure(compressor) from None
@@ -156,7 +159,8 @@ def _compressor_failure(compressor):
         return ArchiveError("writing the archive failed")
     compressor.wait()
     stderr = compressor.stderr.read().decode(errors="replace")
-    return ArchiveError(f"{compressor.args[0]} failed: {last_line(stderr.splitlines()) or 'exited'}")
+    return ArchiveError(f"{compressor.args[0]} failed: "
+                        f"{last_line(stderr.splitlines()) or 'exited'}")
 
 
 def _member_bytes(path, data):
@@ -187,6 +191,12 @@ class StderrLines(threading.Thread):
     def run(self):
         for line in self.stream:
             self.lines.append(line.decode(errors="replace").rstrip())
+
+
+def tar_error(lines):
+    """The first error of tar's stderr lines (not its closing 'Exiting with failure')."""
+    found = [line for line in lines if line.strip() and "Exiting with failure" not in line]
+    return found[0] if found else last_line(lines)
 
 
 def last_line(lines):

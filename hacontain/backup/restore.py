@@ -100,9 +100,14 @@ def extract(path, root, building):
             tar.kill()
         status = tar.wait()
         errors.join()
+    if status != 0 and any("Wrote only" in line or "No space left" in line
+                           for line in errors.lines):
+        raise archive.ArchiveError(f"extracting {path}: the new rootfs is full (no space left "
+                                   f"on device; a larger --fssize?): "
+                                   f"{archive.tar_error(errors.lines)}")
     if status != 0:
-        raise archive.ArchiveError(f"extracting {path} into {root} failed: "
-                                   f"{archive.last_line(errors.lines) or f'tar exited {status}'}")
+        raise archive.ArchiveError(f"extracting {path} onto the new rootfs failed: "
+                                   f"{archive.tar_error(errors.lines) or f'tar exited {status}'}")
     with open(os.path.join(building, _FOUND), "w", encoding="utf-8") as handle:
         json.dump({"config": config.decode("utf-8", "surrogateescape"), "info": checked.info},
                   handle)

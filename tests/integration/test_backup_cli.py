@@ -6,10 +6,11 @@ nothing behind; hooks see vzdump's phases; prune and the listing."""
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
-from clitools import hacontain, mounts_below, unique_name
+from clitools import HACONTAIN, hacontain, mounts_below, unique_name
 
 pytestmark = pytest.mark.root
 
@@ -172,3 +173,73 @@ def test_all_running_backs_up_only_running_containers(made):
     finally:
         hacontain("-P", lxcpath, "stop", "-k", other)
     assert len(made_now) == 1 and f"hacontain-{other}-" in made_now[0]
+
+
+def test_bwlimit_holds_the_reading_back_and_ionice_reaches_tar(made):
+    """The limit is a floor on the time (never faster than KiB/s allows); tar runs at
+    the asked I/O priority (seen with ionice -p while the limited backup runs)."""
+    lxcpath, dumpdir, name = made
+    rootfs = os.path.join(lxcpath, name, "rootfs")
+    size = sum(os.lstat(os.path.join(folder, f)).st_size
+               for folder, _, files in os.walk(rootfs) for f in files)
+    started = time.monotonic()
+    process = subprocess.Popen([*HACONTAIN, "-P", lxcpath, "backup", name, "--dumpdir",
+                                dumpdir, "--bwlimit", "1024", "--ionice", "7"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    priority = None
+    while process.poll() is None and priority is None:
+        for tar in children_named(process.pid, "tar"):
+            shown = subprocess.run(["ionice", "-p", str(tar)], capture_output=True, text=True)
+            priority = shown.stdout.strip() or None
+        time.sleep(0.05)
+    out, err = process.communicate()
+    elapsed = time.monotonic() - started
+    assert process.returncode == 0, err
+    assert priority == "best-effort: prio 7"
+    assert elapsed >= size / (1024 * 1024) * 0.9, (elapsed, size)
+    assert "verify" not in out and "ok:" in hacontain("backup", "verify", out.strip()).stdout
+
+
+def children_named(pid, command):
+    """PIDs of the descendants of `pid` whose command is `command`."""
+    found, parents = [], {pid}
+    for _ in range(3):
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", encoding="utf-8") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/{entry}/comm", encoding="utf-8") as handle:
+                    comm = handle.read().strip()
+            except OSError:
+                continue
+            if int(fields[1]) in parents:
+                parents.add(int(entry))
+                if comm == command:
+                    found.append(int(entry))
+    return found
+
+
+def test_restore_onto_a_loop_volume(made):
+    lxcpath, dumpdir, name = made
+    with open(os.path.join(lxcpath, name, "rootfs", "marker"), "w", encoding="utf-8") as handle:
+        handle.write("on a loop volume\n")
+    path = backup(lxcpath, dumpdir, name)
+    copy = unique_name("r")
+    hacontain("-P", lxcpath, "restore", path, copy, "-B", "loop", "--fssize", "64M")
+    with open(os.path.join(lxcpath, copy, "config"), encoding="utf-8") as handle:
+        assert f"lxc.rootfs.path = loop:{lxcpath}/{copy}/rootdev" in handle.read()
+    hacontain("-P", lxcpath, "start", copy)
+    try:
+        assert hacontain("-P", lxcpath, "attach", copy, "--", "/bin/cat",
+                         "/marker").stdout == "on a loop volume\n"
+    finally:
+        hacontain("-P", lxcpath, "stop", "-k", copy)
+    with open(os.path.join(lxcpath, name, "rootfs", "big"), "wb") as handle:
+        handle.write(os.urandom(80 << 20))            # more than a 64M volume holds
+    path = backup(lxcpath, dumpdir, name, "--compress", "none")
+    line = failing("-P", lxcpath, "restore", path, unique_name("r"), "-B", "loop", "--fssize",
+                   "64M")
+    assert "the new rootfs is full" in line, line
+    assert sorted(os.listdir(lxcpath)) == sorted([name, copy])
