@@ -1,16 +1,12 @@
 """What the resource agents installed on this node accept: their parameters (which
 must exist, which are required) and their advised action timeouts, read from their
-meta-data (`crm_resource --show-metadata`, or the agent's own meta-data action
-where Pacemaker's tools are missing)."""
+meta-data as Pacemaker reads it (`crm_resource --show-metadata`)."""
 
-import os
 import subprocess
 import xml.etree.ElementTree as ElementTree
 
 from hacontain.errors import NotInstalled, ParameterError
 from hacontain.record import Record
-
-OCF_ROOT = "/usr/lib/ocf"
 
 
 class Agent(Record):
@@ -35,24 +31,19 @@ class Agent(Record):
         return f"{self.timeouts.get(action, default)}s"
 
 
-def load(name, ocf_root=OCF_ROOT):
+def load(name):
     """The Agent `name` (ocf:PROVIDER:TYPE) installed on this node."""
-    return parse(name, metadata(name, ocf_root))
+    return parse(name, metadata(name))
 
 
-def metadata(name, ocf_root=OCF_ROOT):
+def metadata(name):
     """The meta-data XML of agent `name`."""
     try:
         result = subprocess.run(["crm_resource", "--show-metadata", name], capture_output=True,
                                 text=True, timeout=60)
     except FileNotFoundError:
-        _, provider, kind = name.split(":")
-        script = os.path.join(ocf_root, "resource.d", provider, kind)
-        if not os.access(script, os.X_OK):
-            raise NotInstalled(f"resource agent {name} is not installed on this node "
-                               f"(no {script})") from None
-        result = subprocess.run([script, "meta-data"], capture_output=True, text=True,
-                                timeout=60, env=dict(os.environ, OCF_ROOT=ocf_root))
+        raise NotInstalled("crm_resource not found: run this on a cluster node "
+                           "(Debian: pacemaker-cli-utils)") from None
     if result.returncode != 0 or "<resource-agent" not in result.stdout:
         reason = (result.stderr.strip().splitlines() or ["no meta-data"])[0]
         raise NotInstalled(f"resource agent {name} is not installed on this node: {reason}")

@@ -6,6 +6,7 @@ explains by lacking what a cluster node has (no DRBD module, no VG, so no LV: th
 checks run for real in the VM cluster tier). Bad input: one line on stderr."""
 
 import os
+import shutil
 import subprocess
 import xml.etree.ElementTree as ElementTree
 
@@ -253,6 +254,16 @@ def test_bad_input_gets_one_line(stack, lxcpath, args, message):
                        *[arg.format(*names, **words) for arg in args], check=False)
     assert (result.returncode, result.stdout, result.stderr) == \
         (1, "", f"hacontain: error: {message.format(*names, **words)}\n")
+
+
+def test_a_node_without_pacemakers_tools_is_told(stack, lxcpath):
+    vg, names = stack
+    result = hacontain("cluster-config", "-P", str(lxcpath), names[0], "--drbd", "r0", "--vg", vg,
+                       check=False, env=dict(os.environ, PATH="/usr/bin:/bin"))
+    assert shutil.which("crm_resource", path="/usr/bin:/bin") is None
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1, "", "hacontain: error: crm_resource not found: run this on a cluster node "
+               "(Debian: pacemaker-cli-utils)\n")
 
 
 def test_an_agent_missing_here_is_named(agent):
