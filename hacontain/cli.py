@@ -316,12 +316,15 @@ def checkconfig(name, lxcpath):
     """Check this kernel has what hacontain needs (like lxc-checkconfig); with NAME,
     also container NAME's config and what it asks of this host (every check start
     makes before it makes anything), a problem named at its file:line."""
-    from hacontain.runtime.checkconfig import check_container, checks, warnings
+    from hacontain.runtime.checkconfig import check_container, checkpointing, checks, warnings
     missing = 0
     for label, ok, required in checks():
         word = "enabled" if ok else ("missing" if required else "missing (optional)")
         missing += (not ok) and required
         click.echo(f"{label + ':':<40} {word}")
+    why_not = checkpointing()
+    click.echo(f"{'checkpoint/restore (criu):':<40} "
+               + ("enabled" if why_not is None else f"missing (optional): {why_not}"))
     for warning in warnings():
         click.echo(f"warning: {warning}")
     if name is not None:

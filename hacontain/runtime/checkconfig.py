@@ -71,6 +71,12 @@ def checks():
         yield from group()
 
 
+def checkpointing():
+    """None when CRIU can checkpoint containers on this host (`criu check`), else why not."""
+    from hacontain.runtime import criu
+    return criu.check()
+
+
 def warnings():
     """Host settings hacontain runs with but that put data at risk, one line each naming
     the fix: an LVM filter that lets LVM see a DRBD backing disk."""
