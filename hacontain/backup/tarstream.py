@@ -10,6 +10,7 @@ import io
 BLOCK = 512
 CHUNK = 1 << 20
 _ZEROS = bytes(CHUNK)
+_EMPTY = bytes(BLOCK)
 TYPES = {b"0": "file", b"\0": "file", b"7": "file", b"1": "hardlink", b"2": "symlink",
          b"3": "char", b"4": "block", b"5": "dir", b"6": "fifo"}
 _META = (b"x", b"g", b"L", b"K")    # pax and GNU long-name headers: belong to the next member
@@ -43,15 +44,17 @@ class Member:
 class Reader:
     """Reads a tar stream from binary file `source` (anything with readinto).
 
-    `members(choose, keep)` yields each Member after its data is read; choose(path) is
-    called once a member's name is known (before its data) and returns the callable
-    that gets that member's raw bytes (headers included), or None to drop them; the
-    content of files whose path is in `keep` is kept in Member.content.
-    `offset` counts the bytes read; `on_read(n)` is called per read (progress, limits)."""
+    `members(choose, keep, trusted)` yields each Member after its data is read;
+    choose(path) is called once a member's name is known (before its data) and returns
+    the callable that gets that member's raw bytes (headers included), or None to drop
+    them; the content of files whose path is in `keep` is kept in Member.content;
+    `trusted`: the stream comes straight from tar (header checksums not checked).
+    `offset` counts the bytes read; on_read(n) is told of them after each member and
+    each chunk of a large one (progress, limits)."""
 
     def __init__(self, source, on_read=None):
         self.source = io.BufferedReader(source, CHUNK) if not hasattr(source, "peek") else source
-        self.offset = 0
+        self.offset = self._reported = 0
         self.on_read = on_read
 
     def _read(self, size):
@@ -60,21 +63,27 @@ class Reader:
             raise TarFormatError(f"truncated at byte {self.offset + len(data)} "
                                  f"(the stream ended inside a member)")
         self.offset += size
-        if self.on_read is not None:
-            self.on_read(size)
         return data
 
-    def members(self, choose, keep=()):
+    def _report(self):
+        if self.on_read is not None and self.offset > self._reported:
+            self.on_read(self.offset - self._reported)
+            self._reported = self.offset
+
+    def members(self, choose, keep=(), trusted=False):
+        read = self._read
         pending, pax, longname, longlink = [], {}, None, None
         while True:
-            header = self._read(BLOCK)
-            if header == _ZEROS[:BLOCK]:
+            self._report()
+            header = read(BLOCK)
+            if header == _EMPTY:
                 return                         # end of archive (the rest is padding)
-            _check_header(header, self.offset - BLOCK)
+            if not trusted:
+                _check_header(header, self.offset - BLOCK)
             kind = header[156:157]
-            size = int(pax.get("size", 0)) or _number(header[124:136])
+            size = int(pax["size"]) if "size" in pax else _number(header[124:136])
             if kind in _META:
-                body = self._read(_padded(size))
+                body = read(_padded(size))
                 pending.append(header + body)
                 text = body[:size]
                 if kind == b"x":
@@ -84,8 +93,8 @@ class Reader:
                 elif kind == b"K":
                     longlink = text.rstrip(b"\0").decode("utf-8", "surrogateescape")
                 continue
-            path = pax.get("GNU.sparse.name") or pax.get("path") or longname or _ustar_name(header)
-            linkname = pax.get("linkpath") or longlink or _text(header[157:257])
+            path = ((pax.get("GNU.sparse.name") or pax.get("path")) if pax else None) \
+                or longname or _ustar_name(header)
             sink = choose(path)
             if sink is not None:
                 for block in pending:
@@ -102,22 +111,35 @@ class Reader:
             elif word == "file":
                 yield Member(path, word, size, "", self._data(size, sink))
             else:
-                self._data(size, sink, digest=False)
+                if size:
+                    self._data(size, sink, digest=False)
+                linkname = pax.get("linkpath") or longlink or _text(header[157:257])
                 yield Member(path, word, 0 if word == "hardlink" else size, linkname)
-            pending, pax, longname, longlink = [], {}, None, None
+            if pending:
+                pending, pax, longname, longlink = [], {}, None, None
 
     def _data(self, size, sink, digest=True):
         """Read `size` bytes of content and its padding; its sha256 (hex)."""
+        padded = _padded(size)
+        if padded <= CHUNK:                    # most files: one read
+            chunk = self._read(padded)
+            if sink is not None:
+                sink(chunk)
+            if not digest:
+                return None
+            return hashlib.sha256(memoryview(chunk)[:size] if padded != size
+                                  else chunk).hexdigest()
         hasher = hashlib.sha256() if digest else None
-        left, content = _padded(size), size
+        left, content = padded, size
         while left:
             chunk = self._read(min(left, CHUNK))
             left -= len(chunk)
             if sink is not None:
                 sink(chunk)
             if hasher is not None:
-                hasher.update(chunk if content >= len(chunk) else chunk[:content])
+                hasher.update(chunk if content >= len(chunk) else memoryview(chunk)[:content])
             content = max(content - len(chunk), 0)
+            self._report()
         return hasher.hexdigest() if hasher else None
 
     def _sparse(self, stored, realsize, sink):
@@ -179,7 +201,7 @@ def _number(field):
     """A tar numeric field: octal text, or base-256 (first byte 0x80) for big values."""
     if field[0] & 0x80:
         return int.from_bytes(field[1:], "big")
-    text = field.rstrip(b"\0 ").lstrip(b" ")
+    text = field.rstrip(b"\0 ")
     try:
         return int(text, 8) if text else 0
     except ValueError:
@@ -202,8 +224,10 @@ def _text(field):
 
 
 def _ustar_name(header):
-    name, prefix = _text(header[0:100]), _text(header[345:500])
-    return f"{prefix}/{name}" if prefix and header[257:262] == b"ustar" else name
+    name = header[0:100].split(b"\0", 1)[0]
+    if header[345] and header[257:262] == b"ustar":
+        name = header[345:500].split(b"\0", 1)[0] + b"/" + name
+    return name.decode("utf-8", "surrogateescape")
 
 
 def _pax_records(text, offset):
