@@ -61,6 +61,7 @@ def checkpoint_before_stop(params, container, budget):
     if not is_planned:
         log.log("info", f"container {params.name}: no checkpoint, not a planned stop: {why}")
         return
+    log.log("info", f"container {params.name}: a planned stop ({why}): checkpointing it")
     directory = params.checkpoint_dir or None
     began = time.monotonic()
     try:
@@ -71,7 +72,7 @@ def checkpoint_before_stop(params, container, budget):
         _discard(container, directory)
         return
     log.log("info", f"container {params.name}: checkpointed in "
-                    f"{time.monotonic() - began:.1f}s ({why}); the next start restores it")
+                    f"{time.monotonic() - began:.1f}s; the next start restores it")
 
 
 def restore_at_start(params, container, config, budget):
