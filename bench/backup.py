@@ -14,14 +14,15 @@ by the whole `hacontain backup NAME --compress zstd` command on a stopped contai
 whose rootfs is the tree (dump directory checks, the read-only view, the log, the
 rename). One warm-up run of each first: every run reads a warm page cache, so this
 measures the work of the archiving, not the disk. Prints medians of the wall time,
-throughput (bytes of the tree's files per second) and archive size, with the ratio of
-throughput to the peer's. Target from the issue: >= 0.9x. Everything is removed at
+throughput (bytes of the tree's files per second), CPU time (all processes of the run)
+and archive size, with the ratio of throughput to the peer's. Target from the issue: >= 0.9x. Everything is removed at
 the end, also on failure. Not a test: timings depend on the machine.
 """
 
 import argparse
 import glob
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -110,23 +111,33 @@ def measure(trees, rounds, lxcpath, dumpdir, scratch):
             if number % 2:
                 order.reverse()
             for kind, action in order:
-                start = time.perf_counter()
+                start, cpu = time.perf_counter(), cpu_seconds()
                 action(tree, output)
-                rows[kind].append((time.perf_counter() - start, os.path.getsize(output)))
+                rows[kind].append((time.perf_counter() - start, os.path.getsize(output),
+                                   cpu_seconds() - cpu))
                 os.unlink(output)
     return results
+
+
+def cpu_seconds():
+    """CPU time of this process and its reaped children (user + system)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def report(results, sizes):
     for label, rows in results.items():
         print(f"\n{label}: {sizes[label] / 2**20:.0f} MiB in files")
-        print(f"{'':32} {'median s':>9} {'MiB/s':>8} {'ratio':>6} {'archive MiB':>12}")
-        theirs = statistics.median(t for t, _ in rows[PEER])
+        print(f"{'':32} {'median s':>9} {'MiB/s':>8} {'ratio':>6} {'CPU s':>7} "
+              f"{'archive MiB':>12}")
+        theirs = statistics.median(t for t, _, _ in rows[PEER])
         for kind, samples in rows.items():
-            wall = statistics.median(t for t, _ in samples)
-            size = statistics.median(s for _, s in samples) / 2**20
+            wall = statistics.median(t for t, _, _ in samples)
+            size = statistics.median(s for _, s, _ in samples) / 2**20
+            cpu = statistics.median(c for _, _, c in samples)
             print(f"{kind:32} {wall:9.2f} {sizes[label] / 2**20 / wall:8.1f} "
-                  f"{theirs / wall:5.2f}x {size:12.1f}")
+                  f"{theirs / wall:5.2f}x {cpu:7.2f} {size:12.1f}")
 
 
 def main():

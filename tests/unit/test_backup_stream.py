@@ -1,0 +1,125 @@
+"""The streaming tar reader behind backup, verify and restore (backup.tarstream) on
+archives Python's tarfile writes (ustar, GNU long names, pax), and the progress
+display (backup.progress)."""
+
+import hashlib
+import io
+import tarfile
+
+import pytest
+
+from hacontain.backup import progress
+from hacontain.backup.tarstream import Reader, TarFormatError
+
+LONG = "d/" + "x" * 150 + "/file-with-a-long-name"
+
+
+def archive(fmt):
+    """A tar of every member kind, in tarfile format `fmt`; {path: content}."""
+    buffer, contents = io.BytesIO(), {}
+    with tarfile.open(fileobj=buffer, mode="w", format=fmt) as tar:
+        for path, data in (("a", b"hello\n"), (LONG, b"long\n" * 1000),
+                           ("big", bytes(range(256)) * 9000), ("empty", b"")):
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+            contents[path] = data
+        for path, kind, link in (("dir", tarfile.DIRTYPE, ""), ("sym", tarfile.SYMTYPE, "a"),
+                                 ("hard", tarfile.LNKTYPE, LONG), ("null", tarfile.CHRTYPE, "")):
+            info = tarfile.TarInfo(path)
+            info.type, info.linkname = kind, link
+            tar.addfile(info)
+    return buffer.getvalue(), contents
+
+
+@pytest.mark.parametrize("fmt", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_members_paths_types_and_sums(fmt):
+    if fmt == tarfile.USTAR_FORMAT:       # ustar: a long name goes to the prefix field
+        data, contents = archive_without_long_link(fmt)
+    else:
+        data, contents = archive(fmt)
+    forwarded = []
+    members = list(Reader(io.BytesIO(data)).members(lambda path: forwarded.append))
+    files = {m.path: m for m in members if m.type == "file"}
+    assert set(files) == set(contents)
+    for path, content in contents.items():
+        assert files[path].sha256 == hashlib.sha256(content).hexdigest()
+        assert files[path].size == len(content)
+    kinds = {m.path.rstrip("/"): (m.type, m.linkname) for m in members if m.type != "file"}
+    assert kinds["dir"][0] == "dir" and kinds["sym"] == ("symlink", "a")
+    assert kinds["null"][0] == "char"
+    passed = b"".join(forwarded)                        # every byte before the end blocks
+    assert data.startswith(passed) and not data[len(passed):].strip(b"\0")
+
+
+def archive_without_long_link(fmt):
+    data, contents = archive(tarfile.PAX_FORMAT)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=io.BytesIO(data)) as source, \
+            tarfile.open(fileobj=buffer, mode="w", format=fmt) as tar:
+        for info in source.getmembers():
+            if info.type == tarfile.LNKTYPE:
+                continue
+            tar.addfile(info, source.extractfile(info) if info.isfile() else None)
+    return buffer.getvalue(), contents
+
+
+def test_kept_content_and_a_dropped_member():
+    data, contents = archive(tarfile.PAX_FORMAT)
+    sink = []
+    members = list(Reader(io.BytesIO(data)).members(
+        lambda path: None if path == "big" else sink.append, keep=("a",)))
+    assert next(m for m in members if m.path == "a").content == b"hello\n"
+    assert bytes(range(256)) * 9000 not in b"".join(sink)
+
+
+@pytest.mark.parametrize("cut", [100, 700, 5000, "before the end blocks"])
+def test_truncated_stream(cut):
+    data, _ = archive(tarfile.PAX_FORMAT)
+    if not isinstance(cut, int):
+        passed = []
+        list(Reader(io.BytesIO(data)).members(lambda path: passed.append))
+        cut = len(b"".join(passed))
+    with pytest.raises(TarFormatError, match="truncated"):
+        list(Reader(io.BytesIO(data[:cut])).members(lambda path: None))
+
+
+def test_corrupted_header():
+    data, _ = archive(tarfile.PAX_FORMAT)
+    damaged = bytearray(data)
+    damaged[3] ^= 0x20                                  # the first header's name
+    with pytest.raises(TarFormatError, match="checksum"):
+        list(Reader(io.BytesIO(bytes(damaged))).members(lambda path: None))
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_progress_bar_on_a_terminal(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(progress.time, "monotonic", clock)
+    screen, lines = io.StringIO(), []
+    shown = progress.Progress(lines.append, screen, total=4 << 20)
+    clock.now += 1
+    shown.advance(2 << 20)
+    assert screen.getvalue().startswith("\r[" + "#" * 15 + "-" * 15 + "] 2.0 MiB read (50%), "
+                                        "2.0 MiB/s")
+    shown.finish()
+    assert screen.getvalue().endswith("\r\x1b[K") and lines == []
+
+
+def test_progress_lines_without_a_terminal(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(progress.time, "monotonic", clock)
+    lines = []
+    shown = progress.Progress(lines.append, None, total=None)
+    shown.advance(1 << 20)
+    assert lines == []                                  # not before INTERVAL
+    clock.now += progress.INTERVAL
+    shown.advance(1 << 20)
+    assert lines == ["progress: 2.0 MiB read, 204.8 KiB/s"]          # 2 MiB in 10 s
