@@ -243,3 +243,39 @@ def test_restore_onto_a_loop_volume(made):
                    "64M")
     assert "the new rootfs is full" in line, line
     assert sorted(os.listdir(lxcpath)) == sorted([name, copy])
+
+
+def start_slow_backup(lxcpath, dumpdir, name):
+    """A backup held back by --bwlimit; returns once its temporary archive exists."""
+    process = subprocess.Popen([*HACONTAIN, "-P", lxcpath, "backup", name, "--dumpdir",
+                                dumpdir, "--bwlimit", "256"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not any(f.endswith(".partial") and ".tar.zst." in f for f in os.listdir(dumpdir)):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.02)
+    return process
+
+
+def test_interrupted_backup_leaves_no_partial_archive(made):
+    lxcpath, dumpdir, name = made
+    process = start_slow_backup(lxcpath, dumpdir, name)
+    process.terminate()
+    _, err = process.communicate(timeout=30)
+    assert process.returncode != 0 and "Traceback" not in err, err
+    assert os.listdir(dumpdir) == []
+    assert not mounts_below(os.path.join(os.environ["HACONTAIN_RUNDIR"], name))
+    assert not os.path.exists(os.path.join(os.environ["HACONTAIN_RUNDIR"], name, "backup.json"))
+
+
+def test_killed_backup_leaves_only_a_temporary_name_that_the_next_removes(made):
+    lxcpath, dumpdir, name = made
+    process = start_slow_backup(lxcpath, dumpdir, name)
+    process.kill()
+    process.communicate(timeout=30)
+    left = os.listdir(dumpdir)
+    assert left and all(f.startswith(".") and f.endswith(".partial") for f in left), left
+    assert "no backups" in hacontain("backups", dumpdir).stdout
+    path = backup(lxcpath, dumpdir, name)
+    assert sorted(os.listdir(dumpdir)) == sorted(
+        [os.path.basename(path), os.path.basename(path)[:-len(".tar.zst")] + ".log"])
