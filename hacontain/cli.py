@@ -428,7 +428,7 @@ def install_cli(root, command):
 @click.option("--vg", metavar="VG", help="The volume group on the DRBD device.")
 @click.option("--vg-access-mode", default="system_id", show_default=True,
               metavar="system_id|tagging", help="LVM-activate's vg_access_mode.")
-@click.option("--filesystem", "filesystems", multiple=True, metavar="DEV:DIR[:FSTYPE]",
+@click.option("--filesystem", "filesystems", multiple=True, metavar="DEV:DIR:FSTYPE",
               help="An LV ocf:heartbeat:Filesystem mounts, for containers whose rootfs is a "
                    "directory below DIR (repeatable).")
 @click.option("--ip", "ips", multiple=True, metavar="[NAME=]ADDR/PREFIX",

@@ -21,7 +21,7 @@ class Filesystem(Record):
     device: str
     lv: str
     directory: str
-    fstype: str | None = None
+    fstype: str
 
 
 class Container(Record):
@@ -47,7 +47,7 @@ class Stack(Record):
 def describe(names, drbd, vg, access_mode="system_id", filesystems=(), ips=(), nic=None,
              lxcpath=None):
     """The Stack of containers `names` (their configs in `lxcpath`) on VG `vg` on DRBD
-    resource `drbd`. `filesystems`: "DEVICE:DIRECTORY[:FSTYPE]" specs; `ips`:
+    resource `drbd`. `filesystems`: "DEVICE:DIRECTORY:FSTYPE" specs; `ips`:
     "[NAME=]ADDRESS/PREFIX" specs."""
     if not names:
         raise ParameterError("name at least one container")
@@ -84,12 +84,12 @@ def describe(names, drbd, vg, access_mode="system_id", filesystems=(), ips=(), n
 
 
 def parse_filesystem(spec, vg):
-    """Filesystem of "DEVICE:DIRECTORY[:FSTYPE]", DEVICE an LV of `vg`."""
+    """Filesystem of "DEVICE:DIRECTORY:FSTYPE", DEVICE an LV of `vg`."""
     parts = spec.split(":")
-    if len(parts) not in (2, 3) or not all(parts[:2]):
-        raise ParameterError(f"--filesystem {spec!r}: expected DEVICE:DIRECTORY[:FSTYPE]")
-    device, directory = os.path.normpath(parts[0]), os.path.normpath(parts[1])
-    fstype = parts[2] if len(parts) == 3 and parts[2] else None
+    if len(parts) != 3 or not all(parts):
+        raise ParameterError(f"--filesystem {spec!r}: expected DEVICE:DIRECTORY:FSTYPE, e.g. "
+                             f"/dev/{vg}/data:/srv/data:ext4")
+    device, directory, fstype = os.path.normpath(parts[0]), os.path.normpath(parts[1]), parts[2]
     lv = lv_of(device, vg)
     if lv is None:
         raise ParameterError(f"--filesystem {spec!r}: {device} is not an LV of VG {vg} "
@@ -97,7 +97,7 @@ def parse_filesystem(spec, vg):
     if not directory.startswith("/") or directory == "/":
         raise ParameterError(f"--filesystem {spec!r}: the mount point must be an absolute "
                              "path other than /")
-    if fstype is not None and not re.fullmatch(r"[a-z0-9_.]{1,32}", fstype):
+    if not re.fullmatch(r"[a-z0-9_.]{1,32}", fstype):
         raise ParameterError(f"--filesystem {spec!r}: invalid filesystem type {fstype!r}")
     return Filesystem(device=device, lv=lv, directory=directory, fstype=fstype)
 
@@ -175,7 +175,7 @@ def _container(name, root, vg, mounts, ip):
     around = [fs for fs in mounts if loaded.rootfs.startswith(fs.directory.rstrip("/") + "/")]
     if not around:
         raise ConfigError(f"rootfs {loaded.rootfs} is a directory: name the LV of VG {vg} "
-                          f"mounted below it with --filesystem /dev/{vg}/LV:MOUNTPOINT", path)
+                          f"mounted below it with --filesystem /dev/{vg}/LV:MOUNTPOINT:FSTYPE", path)
     filesystem = max(around, key=lambda fs: len(fs.directory))
     return Container(name=name, rootfs=loaded.rootfs, mounted_by="filesystem",
                      filesystem=filesystem, ip=ip)

@@ -73,9 +73,7 @@ def build(stack, load=agents.load):
     primitives.append(primitive(members[0], LVM, [("vgname", stack.vg),
                                                   ("vg_access_mode", stack.access_mode)]))
     for fs in stack.filesystems:
-        params = [("device", fs.device), ("directory", fs.directory)]
-        if fs.fstype:
-            params.append(("fstype", fs.fstype))
+        params = [("device", fs.device), ("directory", fs.directory), ("fstype", fs.fstype)]
         members.append(f"fs_{stack.vg}_{fs.lv}")
         primitives.append(primitive(members[-1], FILESYSTEM, params))
     groups = [(storage, tuple(members))]

@@ -170,11 +170,20 @@ def shape(cib):
                     o.get("then-action") or "start") for o in root.iter("rsc_order")))
 
 
+def shape_of_bytes(xml, tmp_path):
+    path = tmp_path / "copy.xml"
+    path.write_bytes(xml)
+    return shape(path)
+
+
 def test_one_container_with_a_service_ip(stack, lxcpath, tmp_path):
     vg, names = stack
     text = generate(lxcpath, names[:1], vg, "--ip", "192.0.2.50/24")
     assert "ocf:heartbeat:IPaddr2" in text and "ip=192.0.2.50 cidr_netmask=24" in text
     crm_cib = load_crm(empty_cib(tmp_path / "crm.xml"), text)
+    loaded = crm_cib.read_bytes()
+    load_crm(crm_cib, text)                 # loading it again changes nothing
+    assert shape(crm_cib) == shape_of_bytes(loaded, tmp_path)
     verify(crm_cib)
     check_structure(crm_cib, names[:1])
     check_validate(crm_cib, vg, by_option=False)
@@ -193,7 +202,10 @@ def test_three_containers_on_one_drbd_and_vg(stack, lxcpath, tmp_path):
     text = generate(lxcpath, names, vg, *extra)
     assert text.count("ocf:hacontain:container") == 3 and text.count("ocf:linbit:drbd") == 1
     assert text.count("ocf:heartbeat:LVM-activate") == 1 and "vg_access_mode=tagging" in text
-    crm_cib = load_crm(empty_cib(tmp_path / "crm.xml"), text)
+    # Grown from one container (as an admin adds some later): the update adds the rest.
+    first = generate(lxcpath, names[:1], vg, "--vg-access-mode", "tagging",
+                     "--ip", f"{names[0]}=192.0.2.50/24")
+    crm_cib = load_crm(load_crm(empty_cib(tmp_path / "crm.xml"), first), text)
     verify(crm_cib)
     check_structure(crm_cib, names)
     check_validate(crm_cib, vg, by_option=False)
@@ -228,7 +240,7 @@ def test_the_pcs_script_edits_a_copy_of_the_cib_and_pushes_it_once(stack, lxcpat
      "follow the DRBD resource"),
     (["{2}", "--drbd", "r0", "--vg", "{vg}"],
      "{lxcpath}/{2}/config: rootfs {lxcpath}/{2}/rootfs is a directory: name the LV of VG {vg} "
-     "mounted below it with --filesystem /dev/{vg}/LV:MOUNTPOINT"),
+     "mounted below it with --filesystem /dev/{vg}/LV:MOUNTPOINT:FSTYPE"),
     (["{0}", "{1}", "--drbd", "r0", "--vg", "{vg}", "--ip", "192.0.2.50/24"],
      "--ip 192.0.2.50/24: with several containers, say whose address it is: "
      "--ip NAME=ADDRESS/PREFIX"),
@@ -239,8 +251,11 @@ def test_the_pcs_script_edits_a_copy_of_the_cib_and_pushes_it_once(stack, lxcpat
      "--ip 192.0.2.50: give the prefix length, e.g. 192.0.2.50/24"),
     (["{0}", "--drbd", "r0", "--vg", "{vg}", "--vg-access-mode", "lvmlockd"],
      "vg_access_mode 'lvmlockd': one of system_id, tagging"),
-    (["{0}", "--drbd", "r0", "--vg", "{vg}", "--filesystem", "/dev/sdb1:/srv"],
-     "--filesystem '/dev/sdb1:/srv': /dev/sdb1 is not an LV of VG {vg} (/dev/{vg}/LV)"),
+    (["{0}", "--drbd", "r0", "--vg", "{vg}", "--filesystem", "/dev/sdb1:/srv:ext4"],
+     "--filesystem '/dev/sdb1:/srv:ext4': /dev/sdb1 is not an LV of VG {vg} (/dev/{vg}/LV)"),
+    (["{0}", "--drbd", "r0", "--vg", "{vg}", "--filesystem", "/dev/{vg}/x:/srv"],
+     "--filesystem '/dev/{vg}/x:/srv': expected DEVICE:DIRECTORY:FSTYPE, e.g. "
+     "/dev/{vg}/data:/srv/data:ext4"),
     (["{0}", "{0}", "--drbd", "r0", "--vg", "{vg}"], "container {0} is named twice"),
     (["{0}", "--drbd", "r0", "--vg", "{vg}", "--cib-file", "x.xml"], "--cib-file goes with --pcs"),
     (["{3}", "--drbd", "r0", "--vg", "{vg}"],
