@@ -4,39 +4,38 @@ snapshot mode on a thick LV (ext4, a COW size) and a thin LV (xfs: mounted
 failover case: with a snapshot backup held open, the agent's stop aborts it, so
 resource-agents' LVM-activate stop deactivates the VG (a snapshot left open would make
 it fail, and Pacemaker fence the node); a backup of a stopped container holding its LV
-makes LVM-activate's stop fail until the agent's stop aborts it. The backup is
-tests/integration/backup_driver.py (the view archived with tar)."""
+makes LVM-activate's stop fail until the agent's stop aborts it. The backups are
+`hacontain backup` (slowed down by --bwlimit where one must be caught halfway)."""
 
 import re
+import shlex
 
 import pytest
 
 from testbed.vm.fleet import booted
-from test_storage_lvm_containers import LXCPATH, SETUP, Guest
+from test_storage_lvm_containers import HACONTAIN, LXCPATH, SETUP, Guest
 
 pytestmark = pytest.mark.vm
 
-DRIVER = "tests/integration/backup_driver.py"
+DUMPDIR = "/tmp/dump"
 LVM_ACTIVATE = "/usr/lib/ocf/resource.d/heartbeat/LVM-activate"
 
 
 class BackupGuest(Guest):
-    def backup(self, name, mode="snapshot"):
-        """Run a backup to completion; its output."""
-        result = self.vm.run(["python3", f"{self.checkout}/{DRIVER}", name, LXCPATH, mode,
-                              f"/tmp/{name}.tar"], timeout=300, env=self.env, cwd="/")
-        assert result.rc == 0, f"backup of {name}: {result.stdout}{result.stderr}"
-        return result.stdout
+    def backup(self, name):
+        """`hacontain backup NAME` in snapshot mode, to completion; its log."""
+        return self.hc("backup", name, "--mode", "snapshot", "--dumpdir", DUMPDIR,
+                       "--compress", "none").stderr
 
-    def backup_held(self, name, mode="snapshot"):
-        """Start a backup that holds its view open (a slow backup), in the background;
-        return once it holds it."""
+    def backup_held(self, name):
+        """`hacontain backup NAME` at 256 KiB/s in the background (8 MiB of data: half a
+        minute); return once it archives."""
         out = f"/tmp/{name}.backup.out"
-        self.vm.check(["sh", "-c", f"setsid python3 {self.checkout}/{DRIVER} {name} {LXCPATH} "
-                       f"{mode} /tmp/{name}.tar view > {out} 2>&1 < /dev/null &"],
-                      env=self.env, cwd="/", timeout=30)
+        self.vm.check(["sh", "-c", f"setsid {' '.join(map(shlex.quote, HACONTAIN))} backup "
+                       f"-P {LXCPATH} {name} --dumpdir {DUMPDIR} --compress none --bwlimit "
+                       f"256 > {out} 2>&1 < /dev/null &"], env=self.env, cwd="/", timeout=30)
         waited = self.vm.run(["timeout", "120", "sh", "-c",
-                              f"until grep -q '^holding' {out}; do sleep 0.1; done"], timeout=150)
+                              f"until grep -q archiving {out}; do sleep 0.1; done"], timeout=150)
         assert waited.rc == 0, self.sh(f"cat {out}")
 
     def agent(self, action, name, timeout_ms=30000):
@@ -53,10 +52,10 @@ class BackupGuest(Guest):
         return self.vm.run([LVM_ACTIVATE, "stop"], env=env, timeout=60, cwd="/")
 
     def archived(self, name):
-        return self.sh(f"tar -tf /tmp/{name}.tar").split()
+        return self.sh(f"tar -tf {DUMPDIR}/hacontain-{name}-*.tar").split()
 
     def backup_processes(self):
-        return self.vm.run(["pgrep", "-f", DRIVER], timeout=30).stdout.split()
+        return self.vm.run(["pgrep", "-f", "backup -P"], timeout=30).stdout.split()
 
 
 def check_snapshot_backup(guest, name, kind):
@@ -64,10 +63,11 @@ def check_snapshot_backup(guest, name, kind):
     window = re.search(rf"freeze window ([0-9.]+) ms \(freeze, syncfs, LVM {kind} snapshot "
                        rf"lxc/{name}-hcbackup, thaw\)", out)
     assert window, out
-    assert f"view /run/hacontain/{name}/.hcbackup-root snapshot" in out
+    assert "backup mode: snapshot" in out and "archiving /run/hacontain/" in out
     assert f"removed LVM {kind} snapshot lxc/{name}-hcbackup" in out
     assert guest.lv(f"{name}-hcbackup") is None
-    assert "./root-marker" in guest.archived(name) and "./bin/busybox" in guest.archived(name)
+    assert "rootfs/root-marker" in guest.archived(name)
+    assert "rootfs/bin/busybox" in guest.archived(name)
     assert guest.inside(name, "cat /root-marker").strip() == "kept"        # running, thawed
     assert "hcbackup" not in guest.sh("cat /proc/self/mountinfo")
     return float(window.group(1))
@@ -76,7 +76,7 @@ def check_snapshot_backup(guest, name, kind):
 def test_lvm_snapshot_backups_and_the_failover_case(vm_image, checkout):
     with booted(vm_image, ["backup-lvm"], share=checkout, data_disk_size="640M") as [vm]:
         guest = BackupGuest(vm, checkout)
-        guest.sh(SETUP)
+        guest.sh(SETUP + f" && mkdir {DUMPDIR}")
 
         guest.hc("create", "thick", "-t", "busybox", "-B", "lvm", "--fssize", "128M")
         guest.hc("start", "thick")
@@ -92,6 +92,7 @@ def test_lvm_snapshot_backups_and_the_failover_case(vm_image, checkout):
 
         # failover: a snapshot backup holds its snapshot mounted; the agent's stop aborts
         # it, then LVM-activate's stop deactivates the VG
+        guest.inside("thick", "dd if=/dev/urandom of=/data bs=1M count=8 2>/dev/null")
         guest.backup_held("thick")
         assert guest.lv("thick-hcbackup") is not None
         stopped = guest.agent("stop", "thick")
@@ -106,6 +107,9 @@ def test_lvm_snapshot_backups_and_the_failover_case(vm_image, checkout):
         # a backup of the stopped container holds its LV (mounted read-only): LVM-activate's
         # stop fails until the agent's stop aborts the backup
         guest.sh("vgchange -q -ay lxc && lvchange -q -ay -K lxc/thin")
+        guest.hc("start", "thin")
+        guest.inside("thin", "dd if=/dev/urandom of=/data bs=1M count=8 2>/dev/null")
+        guest.hc("stop", "thin")
         guest.backup_held("thin")
         refused = guest.lvm_activate_stop("lxc")
         assert refused.rc != 0, "LVM-activate stopped a VG with an LV in use"
