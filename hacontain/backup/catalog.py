@@ -14,7 +14,7 @@ DEFAULT_DUMPDIR = "/var/lib/hacontain-dump"
 _TIME = "%Y_%m_%d-%H_%M_%S"
 _NAME = re.compile(r"hacontain-(?P<name>.+)-(?P<time>\d{4}_\d\d_\d\d-\d\d_\d\d_\d\d)"
                    r"(?P<suffix>\.tar(?:\.zst|\.gz)?)")
-_MODE = re.compile(r"\bmode: (\w+)")
+_MODE = re.compile(r" INFO: backup mode: (\w+)")
 
 
 @dataclasses.dataclass

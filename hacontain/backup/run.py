@@ -145,6 +145,7 @@ def backup_one(name, job, directory, say):
     log = Log(log_partial, say)
     env = {"TARGET": final, "LOGFILE": catalog.log_path(final),
            "HOSTNAME": config.uts_name or name}
+    renamed = False
     try:
         log(f"starting backup of container {name} on node {socket.gethostname()}")
         log(f"requested mode {job.mode}, compression {job.settings.compress}, "
@@ -153,6 +154,7 @@ def backup_one(name, job, directory, say):
         written, mode = _archive(container, job, directory, partial, staging,
                                  config_bytes, started, log, env)
         os.rename(partial, final)
+        renamed = True
         _fsync_directory(directory)
         if job.notes:
             _write(catalog.notes_path(final), _notes(job.notes, name, config))
@@ -167,12 +169,15 @@ def backup_one(name, job, directory, say):
         os.rename(log_partial, catalog.log_path(final))
         hook(job, "log-end", directory, name, env, mode, check=False)
     except BaseException as exc:
-        for path in (partial, log_partial):
-            _unlink(path)
         shutil.rmtree(staging, ignore_errors=True)
+        if renamed and not log.handle.closed:        # the archive is whole: keep its log
+            log(f"error after the archive was made: {exc}", "ERROR")
+            log.close()
+            os.rename(log_partial, catalog.log_path(final))
         if not log.handle.closed:
             log.close()
-        _unlink(log_partial)
+        for path in (partial, log_partial):
+            _unlink(path)
         if isinstance(exc, HacontainError):
             hook(job, "backup-abort", directory, name, env, check=False)
         raise _disk_full(exc, directory) or exc

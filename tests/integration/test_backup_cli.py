@@ -137,6 +137,16 @@ def test_hooks_see_the_phases(made, tmp_path):
         [os.path.basename(path), os.path.basename(path)[:-len(".tar.zst")] + ".log"])
     assert "not executable" in failing("-P", lxcpath, "backup", name, "--dumpdir", dumpdir,
                                        "--script", str(tmp_path / "missing"))
+    os.environ["FAIL"] = "backup-end"             # after the rename: the archive is whole
+    try:
+        line = failing("-P", lxcpath, "backup", name, "--dumpdir", dumpdir, "--script",
+                       str(script))
+    finally:
+        del os.environ["FAIL"]
+    assert "backup-end" in line
+    assert len([f for f in os.listdir(dumpdir) if f.endswith(".tar.zst")]) == 2
+    assert len([f for f in os.listdir(dumpdir) if f.endswith(".log")]) == 2
+    assert not [f for f in os.listdir(dumpdir) if f.startswith(".")]
 
 
 def test_prune_and_list(made):
