@@ -34,9 +34,9 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # The interpreter, venv, the templates' tools (hacontain create -t busybox|debian) and
-# zstd for backups.
+# zstd and rsync for backups (rsync: suspend mode).
 # None of them runs a daemon.
-packages=(python3 python3-venv busybox-static debootstrap zstd)
+packages=(python3 python3-venv busybox-static debootstrap zstd rsync)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

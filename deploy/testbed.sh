@@ -21,7 +21,7 @@ packages=(
     pacemaker pacemaker-cli-utils corosync crmsh pcs resource-agents fence-agents libxml2-utils
     lvm2 thin-provisioning-tools drbd-utils e2fsprogs xfsprogs btrfs-progs util-linux
     lxc busybox-static debootstrap
-    zstd acl attr libcap2-bin
+    zstd rsync acl attr libcap2-bin
     qemu-system-x86 qemu-utils
     iproute2 iputils-ping procps kmod psmisc strace
 )
