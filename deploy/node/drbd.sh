@@ -91,6 +91,7 @@ else
         echo "DRBD $resource: metadata created"
     fi
     if [ -z "$no_up" ]; then
+        [ -e /proc/drbd ] || modprobe drbd
         "${adm[@]}" up "$resource"
         echo "DRBD $resource: up"
     fi
