@@ -239,7 +239,10 @@ def _suspend_copy(view, staging, excludes, log):
     """vzdump's suspend mode: copy the live tree, then the changes with the container
     frozen; the copy's path."""
     os.makedirs(staging, mode=0o700)
+    # --modify-window=-1: mtimes compared to the nanosecond, so a file changed within
+    # the second of the first pass's copy, at the same size, is copied again
     argv = ["rsync", "-aHAX", "--numeric-ids", "--delete", "--sparse", "--one-file-system",
+            "--modify-window=-1",
             *[f"--exclude={glob}" for glob in excludes], f"{view.root}/", f"{staging}/"]
     began = time.monotonic()
     _rsync(argv, "first pass", allow_vanished=True)

@@ -82,6 +82,14 @@ def big_btrfs_container(lxcpath, names):
     return name
 
 
+def hacontain_backup(lxcpath, name, mode, dumpdir):
+    """`hacontain backup` to an uncompressed archive in `dumpdir`; (its log, the archive)."""
+    done = cli(lxcpath, "backup", name, "--mode", mode, "--dumpdir", str(dumpdir),
+               "--compress", "none")
+    [archive] = [dumpdir / path for path in os.listdir(dumpdir) if path.endswith(".tar")]
+    return done.stderr, archive
+
+
 def run_backup(name, lxcpath, mode, archive):
     code, out, err = Backup(name, lxcpath, mode, archive).finish()
     assert code == 0, f"backup failed: {out}\n{err}"
@@ -90,7 +98,7 @@ def run_backup(name, lxcpath, mode, archive):
 
 def read_member(archive, member):
     with tarfile.open(archive) as tar:
-        return tar.extractfile(f"./{member}").read().decode()
+        return tar.extractfile(member).read().decode()
 
 
 def state_of(lxcpath, name):
@@ -141,22 +149,19 @@ def test_snapshot_mode_on_btrfs_is_consistent_and_logs_the_freeze_window(on_btrf
                                                                           tmp_path):
     lxcpath, names = on_btrfs
     name = btrfs_container(lxcpath, names)
-    archive = tmp_path / "b.tar"
-    out = run_backup(name, lxcpath, "snapshot", archive)
-    assert f"view {lxcpath}/{name}/.hcbackup-{name} snapshot" in out
-    window = re.search(r"freeze window ([0-9.]+) ms \(freeze, btrfs snapshot", out)
-    assert window and 0 < float(window.group(1)) < 60000, out
-    measured = float(re.search(r"^freeze ([0-9.]+)$", out, re.M).group(1))
-    assert f"{measured:.1f}" == window.group(1)               # the View's freeze_ms
-    counted = [int(line) for line in read_member(archive, "log").split()]
+    log, archive = hacontain_backup(lxcpath, name, "snapshot", tmp_path)
+    assert "backup mode: snapshot" in log and f"archiving {lxcpath}/{name}/.hcbackup-{name}" in log
+    window = re.search(r"freeze window ([0-9.]+) ms \(freeze, btrfs snapshot", log)
+    assert window and 0 < float(window.group(1)) < 60000, log
+    info = json.loads(read_member(archive, "hacontain/info.json"))
+    assert f"{info['freeze_ms']:.1f}" == window.group(1) and info["mode"] == "snapshot"
+    counted = [int(line) for line in read_member(archive, "rootfs/log").split()]
     assert counted == list(range(1, len(counted) + 1))      # every write whole, in order
-    assert int(read_member(archive, "c")) in (counted[-1], counted[-1] - 1)
-    assert "./bin/busybox" in tarfile.open(archive).getnames()
+    assert int(read_member(archive, "rootfs/c")) in (counted[-1], counted[-1] - 1)
     assert_nothing_left(lxcpath, rundir, name, lxcpath.parent)
     before = len((lxcpath / name / "rootfs" / "log").read_text().split())
     assert wait_until(lambda: len((lxcpath / name / "rootfs" / "log").read_text().split())
                       > before), "the counter stopped: the container was left frozen"
-
 
 def test_snapshot_mode_on_a_dir_rootfs_falls_back_to_suspend(lxcpath, containers, rundir,
                                                              tmp_path):
@@ -165,17 +170,18 @@ def test_snapshot_mode_on_a_dir_rootfs_falls_back_to_suspend(lxcpath, containers
     cli(lxcpath, "create", name, "-t", "busybox")
     cli(lxcpath, "start", name)
     cli(lxcpath, "attach", name, "--", "/bin/sh", "-c", COUNTER)
-    archive = tmp_path / "b.tar"
-    out = run_backup(name, lxcpath, "snapshot", archive)
+    log, archive = hacontain_backup(lxcpath, name, "snapshot", tmp_path)
     assert f"rootfs dir:{lxcpath}/{name}/rootfs cannot be snapshotted: falling back to " \
-           "suspend mode" in out
-    assert f"view {rundir}/{name}/.hcbackup-root suspend" in out
-    assert re.search(r"freeze window [0-9.]+ ms \(second pass, suspend mode\)", out), out
-    counted = [int(line) for line in read_member(archive, "log").split()]
+           "suspend mode" in log
+    assert "backup mode: suspend" in log
+    window = re.search(r"freeze window ([0-9.]+) ms \(second pass, suspend mode\)", log)
+    assert window, log
+    info = json.loads(read_member(archive, "hacontain/info.json"))
+    assert f"{info['freeze_ms']:.1f}" == window.group(1) and info["mode"] == "suspend"
+    counted = [int(line) for line in read_member(archive, "rootfs/log").split()]
     assert counted == list(range(1, len(counted) + 1))
-    assert int(read_member(archive, "c")) in (counted[-1], counted[-1] - 1)
+    assert int(read_member(archive, "rootfs/c")) in (counted[-1], counted[-1] - 1)
     assert_nothing_left(lxcpath, rundir, name)
-
 
 def test_interrupted_backup_leaves_nothing_and_the_next_run_cleans_up(on_btrfs, rundir,
                                                                       tmp_path):
@@ -252,23 +258,23 @@ def test_stop_mode_restarts_the_container_and_refuses_one_the_agent_started(
     cli(lxcpath, "create", name, "-t", "busybox")
     cli(lxcpath, "start", name)
     before = json.loads(cli(lxcpath, "info", "--json", name).stdout)["pid"]
-    out = run_backup(name, lxcpath, "stop", tmp_path / "b.tar")
-    assert f"stopping container {name}" in out and f"starting container {name} again" in out
-    assert f"view {rundir}/{name}/.hcbackup-root stop" in out
-    assert "./var/log/shutdown-marker" in tarfile.open(tmp_path / "b.tar").getnames()
+    log, archive = hacontain_backup(lxcpath, name, "stop", tmp_path)
+    assert f"stopping container {name}" in log and f"starting container {name} again" in log
+    assert "rootfs/var/log/shutdown-marker" in tarfile.open(archive).getnames()   # halted
     after = json.loads(cli(lxcpath, "info", "--json", name).stdout)
     assert after["state"] == "RUNNING" and after["pid"] != before
     cli(lxcpath, "stop", name)
 
     started = agent("start", name, lxcpath)           # OCF_RESOURCE_INSTANCE: the name
     assert started.returncode == 0, started.stderr
-    code, out, err = Backup(name, lxcpath, "stop", tmp_path / "c.tar").finish()
-    assert code != 0
-    assert f"container {name} is managed by Pacemaker (resource {name})" in err
-    assert f"crm resource stop {name}" in err
+    refused = cli(lxcpath, "backup", name, "--mode", "stop", "--dumpdir", str(tmp_path),
+                  check=False)
+    assert refused.returncode == 1
+    assert f"container {name} is managed by Pacemaker (resource {name})" in refused.stderr
+    assert f"crm resource stop {name}" in refused.stderr
+    assert "Traceback" not in refused.stderr
     assert state_of(lxcpath, name) == "RUNNING"
     assert_nothing_left(lxcpath, rundir, name)
-
 
 def test_hacontain_backup_interrupted_halfway_leaves_nothing(on_btrfs, rundir, tmp_path):
     lxcpath, names = on_btrfs
