@@ -89,7 +89,9 @@ def engine(tree, output):
 def command(lxcpath, name, dumpdir):
     def run(tree, output):
         made = subprocess.run([HACONTAIN, "-P", lxcpath, "backup", name, "--dumpdir", dumpdir,
-                               "--no-stdexcludes"], check=True, capture_output=True, text=True)
+                               "--no-stdexcludes"], capture_output=True, text=True)
+        if made.returncode != 0:
+            sys.exit(f"bench/backup.py: hacontain backup failed: {made.stderr.strip()}")
         os.rename(made.stdout.strip(), output)
         for path in glob.glob(os.path.join(dumpdir, "*")):
             os.unlink(path)
