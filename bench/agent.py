@@ -71,10 +71,10 @@ class Agent:
         return sum(calls.count(call) for call in ("fork", "vfork", "clone", "clone3"))
 
 
-def make_lxc_container(lxcpath, name):
-    """`lxc-create -t busybox`, with its network switched to type empty."""
-    subprocess.run(["lxc-create", "-P", lxcpath, "-n", name, "-t", "busybox"], check=True,
-                   capture_output=True, text=True, timeout=300)
+def make_lxc_container(lxcpath, name, *create_args):
+    """`lxc-create -t busybox [CREATE_ARGS]`, with its network switched to type empty."""
+    subprocess.run(["lxc-create", "-P", lxcpath, "-n", name, "-t", "busybox", *create_args],
+                   check=True, capture_output=True, text=True, timeout=300)
     config = os.path.join(lxcpath, name, "config")
     with open(config, encoding="utf-8") as handle:
         lines = handle.read().splitlines()

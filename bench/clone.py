@@ -54,13 +54,16 @@ def timed(lxcpath, new, action):
 
 
 def run(argv):
-    subprocess.run(argv, check=True, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed ({result.returncode}): {result.stderr}")
 
 
-def measure(lxcpath, source, rounds):
+def overlay_kinds(lxcpath, source):
+    """{label: action(new name)} of the overlay clones compared."""
     from hacontain.runtime.container import Container
     from hacontain.storage.clone import copy
-    kinds = {
+    return {
         "lxc-copy -s -B overlay": lambda new: run(
             ["lxc-copy", "-P", lxcpath, "-n", source, "-N", new, "-s", "-B", "overlay"]),
         "hacontain copy (library call)": lambda new: copy(
@@ -68,21 +71,27 @@ def measure(lxcpath, source, rounds):
         "hacontain copy -s (command)": lambda new: run(
             [HACONTAIN, "copy", "-P", lxcpath, "-s", "-B", "overlay", source, new]),
     }
+
+
+def measure(lxcpath, kinds, rounds):
+    """{label: [(wall s, written bytes, allocated bytes)]}: each of `kinds` once a round,
+    alternating which goes first."""
     results = {label: [] for label in kinds}
-    made = []
+    made = 0
     for number in range(rounds):
         order = list(kinds.items())
         if number % 2:
             order.reverse()
         for label, action in order:
-            new = f"c{number}{len(made)}"
+            new = f"c{number}{made}"
             results[label].append(timed(lxcpath, new, lambda: action(new)))
-            made.append(new)
-    return results, made
+            made += 1
+    return results
 
 
 def report(results):
-    theirs = statistics.median(t for t, _, _ in results["lxc-copy -s -B overlay"])
+    """A table of medians; the ratio to the first kind (the peer)."""
+    theirs = statistics.median(t for t, _, _ in next(iter(results.values())))
     print(f"{'':32} {'median ms':>10} {'ratio':>6} {'written KiB':>12} {'allocated KiB':>14}")
     for label, rows in results.items():
         wall = statistics.median(t for t, _, _ in rows)
@@ -102,8 +111,7 @@ def main():
     os.environ["HACONTAIN_RUNDIR"] = rundir
     try:
         make_lxc_container(lxcpath, "src")
-        results, _ = measure(lxcpath, "src", args.rounds)
-        report(results)
+        report(measure(lxcpath, overlay_kinds(lxcpath, "src"), args.rounds))
     finally:
         shutil.rmtree(lxcpath, ignore_errors=True)
         shutil.rmtree(rundir, ignore_errors=True)

@@ -53,11 +53,12 @@ class Lvm(backends.Volume):
         return int(self.info()["lv_size"])
 
     def snapshot(self, directory, name, options):
-        """A thin snapshot (thin origin; it carries the activation-skip flag, so it is
-        activated with -K) or a thick one of --fssize COW space, active with its origin."""
+        """A thin snapshot (thin origin; with the activation-skip flag, as a thin LV
+        hacontain creates, so activated here with -K) or a thick one of --fssize COW
+        space, active with its origin."""
         new = options.lvname or name
-        size = [] if self.origin_report().get("pool_lv") else [
-            "-L", f"{backends.parse_size(options.fssize)}b"]
+        size = (["--setactivationskip", "y"] if self.origin_report().get("pool_lv")
+                else ["-L", f"{backends.parse_size(options.fssize)}b"])
         run(["lvcreate", "-s", "-K", *size, "-n", new, "--addtag", TAG,
              f"{self.vg}/{self.lv}"], "make a snapshot")
         clone = Lvm(f"/dev/{self.vg}/{new}")
