@@ -175,7 +175,8 @@ def _container(name, root, vg, mounts, ip):
     around = [fs for fs in mounts if loaded.rootfs.startswith(fs.directory.rstrip("/") + "/")]
     if not around:
         raise ConfigError(f"rootfs {loaded.rootfs} is a directory: name the LV of VG {vg} "
-                          f"mounted below it with --filesystem /dev/{vg}/LV:MOUNTPOINT:FSTYPE", path)
+                          f"mounted below it with --filesystem /dev/{vg}/LV:MOUNTPOINT:FSTYPE",
+                          path)
     filesystem = max(around, key=lambda fs: len(fs.directory))
     return Container(name=name, rootfs=loaded.rootfs, mounted_by="filesystem",
                      filesystem=filesystem, ip=ip)

@@ -62,8 +62,8 @@ def generate(lxcpath, names, vg, *extra):
 
 def empty_cib(path):
     """A CIB file without nodes, quorate (as a cluster loading the stack is)."""
-    path.write_bytes(subprocess.run(["cibadmin", "--empty"], capture_output=True,
-                                    check=True).stdout.replace(b"<cib ", b'<cib have-quorum="1" ', 1))
+    empty = subprocess.run(["cibadmin", "--empty"], capture_output=True, check=True).stdout
+    path.write_bytes(empty.replace(b"<cib ", b'<cib have-quorum="1" ', 1))
     # No fence device in a file without nodes: the test's CIB, not the generator's.
     subprocess.run(["crm_attribute", "--type", "crm_config", "--name", "stonith-enabled",
                     "--update", "false"], env=dict(os.environ, CIB_file=str(path)), check=True,
@@ -162,7 +162,8 @@ def shape(cib):
                                  if not op.get("name").startswith("reload"))
            for rsc in root.iter("primitive")}
     return (primitives(cib), ops,
-            {g.get("id"): [p.get("id") for p in g.findall("primitive")] for g in root.iter("group")},
+            {g.get("id"): [p.get("id") for p in g.findall("primitive")]
+             for g in root.iter("group")},
             {pair.get("name"): pair.get("value") for pair in root.find(".//clone/meta_attributes")},
             sorted((c.get("id"), c.get("rsc"), c.get("with-rsc"), c.get("with-rsc-role") or "",
                     c.get("score")) for c in root.iter("rsc_colocation")),
@@ -230,7 +231,8 @@ def test_the_pcs_script_edits_a_copy_of_the_cib_and_pushes_it_once(stack, lxcpat
 
 
 @pytest.mark.parametrize("args, message", [
-    (["nosuch", "--drbd", "r0", "--vg", "{vg}"], "container nosuch: no config {lxcpath}/nosuch/config"),
+    (["nosuch", "--drbd", "r0", "--vg", "{vg}"],
+     "container nosuch: no config {lxcpath}/nosuch/config"),
     (["{0}", "--vg", "{vg}"], "name the DRBD resource the VG is on with --drbd RESOURCE"),
     (["{0}", "--drbd", "r0"], "name the volume group on the DRBD device with --vg VG"),
     (["--drbd", "r0", "--vg", "{vg}"], "name at least one container"),

@@ -121,7 +121,8 @@ def test_lvm_tagging_sets_volume_list_to_the_local_vgs_only(lvm_root):
     shown = lvmconfig(lvm_root, "activation/volume_list", "activation/auto_activation_volume_list")
     assert shown == ['volume_list=["vg0","data"]', 'auto_activation_volume_list=["vg0","data"]']
     missing = subprocess.run(["lvmconfig", "global/system_id_source"], capture_output=True,
-                             text=True, env=dict(os.environ, LVM_SYSTEM_DIR=str(lvm_root / "etc/lvm")))
+                             text=True,
+                             env=dict(os.environ, LVM_SYSTEM_DIR=str(lvm_root / "etc/lvm")))
     assert "uname" not in missing.stdout
 
 
@@ -220,7 +221,8 @@ def test_drbd_metadata_is_made_once_and_never_remade(tmp_path, backing_disk):
     first run, kept by the next (its generation identifier, changed in between, stays)."""
     root = tmp_path / "root"
     args = ("--resource", "r9", "--minor", "9", "--version", "9", "--no-up", "--root", root,
-            "--node", f"{HOST}=192.0.2.11:{backing_disk}", "--node", f"peer=192.0.2.12:{backing_disk}")
+            "--node", f"{HOST}=192.0.2.11:{backing_disk}",
+            "--node", f"peer=192.0.2.12:{backing_disk}")
     assert script("drbd.sh", *args).stdout.splitlines() == [
         "/etc/drbd.d/r9.res: written", "DRBD r9: metadata created"]
     res = str(root / "etc/drbd.d/r9.res")

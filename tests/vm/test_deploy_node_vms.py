@@ -31,7 +31,7 @@ def test_deploy_node_scripts_provision_two_nodes(vm_image, checkout):
         for vm in (a, b):
             assert lines(vm, f"bash {node}/packages.sh --without pcs --without fence-agents")[0] \
                 == "Debian packages: all installed"
-            assert sh(vm, "test -x /usr/lib/ocf/resource.d/hacontain/container && echo ok") == "ok\n"
+            assert vm.run(["test", "-x", "/usr/lib/ocf/resource.d/hacontain/container"]).rc == 0
             assert lines(vm, f"bash {node}/lvm.sh --backing /dev/vdb --vg ha --local-vg ''") == \
                 ["/etc/lvm/lvmlocal.conf: written"]
             assert lines(vm, f"bash {node}/drbd.sh {DRBD}") == [
