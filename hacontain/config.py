@@ -8,14 +8,14 @@ files) belong to the runtime.
 """
 
 import os
-import re
-import signal
 import stat
 import sys
 
+from hacontain import chars
 from hacontain.errors import ConfigError, ParameterError
 from hacontain.record import Record
 from hacontain.runtime.security.capabilities import DEFAULT_DROP, number as capability_number
+from hacontain.sys import signals
 
 # Keys hacontain reads and applies, or parses now for a later part to apply.
 _SIMPLE_KEYS = {
@@ -90,9 +90,11 @@ MAX_FILE_BYTES = 1 << 20
 # (the kernel allows a quarter of an 8 MiB stack for argv and environment).
 MAX_ENV_ENTRY = 32 * 4096 - 1
 MAX_ENV_TOTAL = 1 << 20
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-# compiled at first use (re caches it): a start without lxc.uts.name compiles nothing
-_HOSTNAME = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+_NAME_CHARS = chars.ALNUM | frozenset("_.-")
+_LABEL_CHARS = chars.ALNUM | frozenset("-")
+_IDENTIFIER_CHARS = chars.ALNUM | frozenset("_")
+_INTERFACE_CHARS = chars.ALNUM | frozenset("_.:-")
+_MAC_CHARS = chars.HEX | frozenset("x")
 
 
 class Entry(Record):
@@ -184,7 +186,7 @@ class ContainerConfig(Record):
 
 def valid_name(name):
     """Raise ParameterError unless `name` is a safe container name."""
-    if not name or not _NAME_RE.fullmatch(name) or name in (".", ".."):
+    if not chars.made_of(name or "", _NAME_CHARS, first=chars.ALNUM, most=64):
         raise ParameterError(f"invalid container name {name!r}: use 1-64 letters, digits, "
                              "'_', '.', '-', starting with a letter or digit")
     return name
@@ -195,23 +197,23 @@ def parse_signal(text):
     text = text.strip()
     if text.isascii() and text.isdigit():
         num = int(text)
-        if not 1 <= num <= signal.SIGRTMAX:
+        if not 1 <= num <= signals.SIGRTMAX:
             raise ValueError(f"signal number {num} out of range")
         return num
     name = text.upper()
     if not name.startswith("SIG"):
         name = "SIG" + name
-    match = re.fullmatch(r"SIGRT(MIN|MAX)([+-]\d+)?", name)
-    if match:
-        base = signal.SIGRTMIN if match.group(1) == "MIN" else signal.SIGRTMAX
-        num = base + int(match.group(2) or 0)
-        if not signal.SIGRTMIN <= num <= signal.SIGRTMAX:
+    base, offset = name[:8], name[8:]          # SIGRTMIN, SIGRTMAX+N, SIGRTMIN-N
+    if base in ("SIGRTMIN", "SIGRTMAX") and (
+            not offset or offset[0] in "+-" and chars.is_number(offset[1:])):
+        num = (signals.SIGRTMIN if base == "SIGRTMIN" else signals.SIGRTMAX) + int(offset or 0)
+        if not signals.SIGRTMIN <= num <= signals.SIGRTMAX:
             raise ValueError(f"{text} is outside SIGRTMIN..SIGRTMAX")
         return num
-    try:
-        return int(getattr(signal.Signals, name))
-    except AttributeError:
-        raise ValueError(f"unknown signal {text!r}") from None
+    num = signals.number_of(name)
+    if num is None:
+        raise ValueError(f"unknown signal {text!r}")
+    return num
 
 
 def read_entries(path, _seen=None):
@@ -449,12 +451,20 @@ def _include(entry, seen):
     return read_entries(target, seen)
 
 
+def _net_key(key):
+    """(index, rest) of a key "lxc.net.INDEX.REST", or None."""
+    index, dot, rest = key.removeprefix("lxc.net.").partition(".")
+    if key.startswith("lxc.net.") and chars.is_number(index) and dot and rest:
+        return int(index), rest
+    return None
+
+
 def _check_known(entry):
     key = entry.key
     if key in _SIMPLE_KEYS or key.startswith(_PREFIX_KEYS):
         return
-    match = re.fullmatch(r"lxc\.net\.(\d+)\.(.+)", key, re.ASCII)
-    if match and (match.group(2) in _NET_KEYS or match.group(2).startswith("veth.")):
+    net = _net_key(key)
+    if net and (net[1] in _NET_KEYS or net[1].startswith("veth.")):
         return
     raise entry.error("unknown configuration key")
 
@@ -529,15 +539,16 @@ def _as_rootfs(entry):
 
 
 def _as_hostname(entry):
-    if not re.fullmatch(_HOSTNAME, entry.value) or len(entry.value) > 64:
+    if len(entry.value) > 64 or not all(
+            chars.made_of(label, _LABEL_CHARS, first=chars.ALNUM, most=63)
+            and not label.endswith("-") for label in entry.value.split(".")):
         raise entry.error(f"invalid host name {entry.value!r}")
     return entry.value
 
 
 def _as_argv(entry):
-    import shlex
     try:
-        argv = tuple(shlex.split(entry.value))
+        argv = tuple(chars.shell_words(entry.value))
     except ValueError as exc:
         raise entry.error(f"cannot split command: {exc}") from None
     if not argv or not argv[0].startswith("/"):
@@ -570,7 +581,7 @@ def _one(entry):
 
 def _environment(entry):
     name, equals, _ = entry.value.partition("=")
-    if not equals or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+    if not equals or not chars.made_of(name, _IDENTIFIER_CHARS, first=chars.LETTERS | {"_"}):
         raise entry.error(f"expected NAME=VALUE with NAME of letters, digits and '_', got "
                           f"{_shorten(entry.value)!r}")
     if "\0" in entry.value or len(entry.value.encode()) > MAX_ENV_ENTRY:
@@ -621,7 +632,16 @@ def _mount_fstab(entry):
 
 
 def _unescape(text):
-    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
+    """fstab's octal escapes (\\040 for a space) replaced by their characters."""
+    parts = text.split("\\")
+    out = [parts[0]]
+    for part in parts[1:]:
+        code = part[:3]
+        if len(code) == 3 and all(digit in "01234567" for digit in code):
+            out.append(chr(int(code, 8)) + part[3:])
+        else:
+            out.append("\\" + part)
+    return "".join(out)
 
 
 def _idmap(entry):
@@ -681,8 +701,7 @@ _VALUE_HANDLERS = {
 
 
 def _net_entry(entry, nets):
-    match = re.fullmatch(r"lxc\.net\.(\d+)\.(.+)", entry.key, re.ASCII)
-    index, sub = int(match.group(1)), match.group(2)
+    index, sub = _net_key(entry.key)
     data = nets.setdefault(index, {"index": index, "_origin": entry})
     if sub == "type":
         data["_origin"] = entry
@@ -713,7 +732,9 @@ def _finish_net(index, data):
         elif sub == "mtu":
             fields["mtu"] = _as_int(68, 65535)(entry)
         elif sub == "hwaddr":
-            if not re.fullmatch(r"([0-9a-fA-Fx]{2}:){5}[0-9a-fA-Fx]{2}", value):
+            octets = value.split(":")
+            if len(octets) != 6 or not all(chars.made_of(o, _MAC_CHARS, least=2, most=2)
+                                           for o in octets):
                 raise entry.error(f"invalid MAC address {value!r}")
             fields["hwaddr"] = value
         elif sub == "flags":
@@ -721,11 +742,11 @@ def _finish_net(index, data):
                 raise entry.error(f"only 'up' is supported, got {value!r}")
             fields["flags"] = value or None
         elif sub == "name":
-            if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,15}", value):
+            if not chars.made_of(value, _INTERFACE_CHARS, most=15):
                 raise entry.error(f"invalid interface name {value!r} (1-15 characters)")
             fields["name"] = value
         elif sub == "veth.pair":
-            if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,15}", value):
+            if not chars.made_of(value, _INTERFACE_CHARS, most=15):
                 raise entry.error(f"invalid interface name {value!r} (1-15 characters)")
             fields["veth_pair"] = value
         elif sub == "macvlan.mode":

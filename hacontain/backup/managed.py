@@ -2,10 +2,9 @@
 (RUNDIR/NAME/pacemaker, with the init it started: a later start by hand is not
 taken for the cluster's), and the CIB is asked when it listens on this node."""
 
-import json
 import os
 
-from hacontain import paths
+from hacontain import jsontext, paths
 
 MARKER = "pacemaker"
 
@@ -14,7 +13,7 @@ def record(name, resource, pid, start_time):
     """The agent started container `name` (init `pid`, `start_time`) as `resource`."""
     path = os.path.join(paths.rundir(), name, MARKER)
     with open(f"{path}.tmp", "w", encoding="utf-8") as handle:
-        json.dump({"resource": resource, "pid": pid, "start_time": start_time}, handle)
+        handle.write(jsontext.dumps({"resource": resource, "pid": pid, "start_time": start_time}))
     os.rename(f"{path}.tmp", path)
 
 
@@ -23,7 +22,7 @@ def resource_of(name, state):
     or None: the agent's record of the running init, else the CIB's primitive."""
     try:
         with open(os.path.join(paths.rundir(), name, MARKER), encoding="utf-8") as handle:
-            marker = json.load(handle)
+            marker = jsontext.loads(handle.read())
     except (OSError, ValueError):
         marker = None
     if isinstance(marker, dict) and state is not None and \

@@ -11,14 +11,12 @@ the namespace and the mounts in it go), then thaws and removes the snapshot.
 Imports only the standard library and hacontain's light modules at load.
 """
 
-import json
 import os
 import select
-import signal
 import time
 
-from hacontain import paths
-from hacontain.sys import proc
+from hacontain import jsontext, paths
+from hacontain.sys import proc, signals
 
 RECORD = "backup.json"
 SNAPSHOT_TOOLS = ("lvcreate", "lvm")   # never killed mid-run: an LV suspended for a
@@ -33,7 +31,7 @@ def read(name):
     """The record of container `name`'s backup, a dict, or None (none, or unreadable)."""
     try:
         with open(record_path(name), encoding="utf-8") as handle:
-            data = json.load(handle)
+            data = jsontext.loads(handle.read())
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -45,7 +43,7 @@ def write(name, record):
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     temp = f"{path}.{os.getpid()}.tmp"
     with open(temp, "w", encoding="utf-8") as handle:
-        json.dump(record, handle)
+        handle.write(jsontext.dumps(record))
     os.rename(temp, path)
 
 
@@ -169,7 +167,7 @@ def _kill_backup(record, timeout):
             continue
         if _command(pid) not in SNAPSHOT_TOOLS:
             try:
-                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                signals.pidfd_send_signal(pidfd, signals.SIGKILL)
             except ProcessLookupError:
                 pass
         pidfds.append(pidfd)

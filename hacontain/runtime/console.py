@@ -27,12 +27,12 @@ holder copies it to the console. One client per terminal at a time.
 
 import os
 import select
-import signal
 import struct
 
 import _socket  # the C module: `socket` loads enum, selectors... (not on the start path)
 
 from hacontain.record import Record
+from hacontain.sys import signals
 
 DEFAULT_LOG_SIZE = 1 << 20
 DEFAULT_ESCAPE = b"\x01q"                 # Ctrl-a q, as lxc-console
@@ -281,10 +281,8 @@ def describe(status):
     kind, number = status
     if kind == "exit":
         return f"exited with status {number}"
-    try:
-        return f"was killed by {signal.Signals(number).name}"
-    except ValueError:
-        return f"was killed by signal {number}"
+    name = signals.name_of(number)
+    return f"was killed by {name}" if name else f"was killed by signal {number}"
 
 
 def exit_code(status):

@@ -7,7 +7,6 @@ cached between calls, so two processes (the CLI and the agent) always agree.
 
 import os
 import select
-import signal
 import time
 
 from hacontain import config as configfile
@@ -15,11 +14,11 @@ from hacontain import paths
 from hacontain.errors import ConfigError, HacontainError, NotFound, StateError, Timeout
 from hacontain.runtime import state as statefile
 from hacontain.runtime.status import FROZEN, read_status
-from hacontain.sys import libc, proc
+from hacontain.sys import libc, proc, signals
 
 DEFAULT_INIT = ("/sbin/init",)
-DEFAULT_HALT = signal.SIGPWR
-SYSTEMD_HALT = signal.SIGRTMIN + 3
+DEFAULT_HALT = signals.SIGPWR
+SYSTEMD_HALT = signals.SIGRTMIN + 3
 KILL_GRACE = 5.0
 HOLDER_GRACE = 2.0        # for the console holder to log the init's end and exit
 BASE_ENV = ("container=lxc", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
@@ -229,7 +228,7 @@ class Container:
                 raise
             return False
         if outcome == ESCAPED and proc.is_alive(record.pid, record.start_time):
-            os.kill(record.pid, signal.SIGKILL)
+            os.kill(record.pid, signals.SIGKILL)
         return True
 
     def _console_log_size(self, config):
@@ -355,7 +354,7 @@ class Container:
                 return "stopped"
             if not kill and self._ask_to_halt(pidfd, record, timeout):
                 return "halted"
-            libc.pidfd_send_signal(pidfd, signal.SIGKILL)
+            libc.pidfd_send_signal(pidfd, signals.SIGKILL)
             if not _wait_exit(pidfd, KILL_GRACE):
                 raise Timeout(f"container {self.name}: init {record.pid} survived SIGKILL")
             return "killed"

@@ -25,18 +25,17 @@ The holder is the caller's child: a caller that lives on (a test, a daemon)
 reaps it when it stops the container (Container._cleanup).
 """
 
-import json
 import os
 import select
-import signal
 import struct
 import time
 
+from hacontain import jsontext
 from hacontain.errors import HacontainError, KernelError, Timeout, rebuild
 from hacontain.record import Record
 from hacontain.runtime import console, devices, rootfs
 from hacontain.runtime.security import idmap
-from hacontain.sys import libc
+from hacontain.sys import libc, signals
 
 NAMESPACES = (libc.CLONE_NEWNS | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC | libc.CLONE_NEWNET
               | libc.CLONE_NEWCGROUP | libc.CLONE_NEWPID)
@@ -113,7 +112,7 @@ class Launch:
         try:
             idmap.write_maps(second, self.plan.idmap)
         except BaseException:
-            os.kill(second, signal.SIGKILL)
+            os.kill(second, signals.SIGKILL)
             _reap(self.first_child)
             raise
         os.write(self._sync_w, b"m")
@@ -122,7 +121,7 @@ class Launch:
         """`want` bytes the first child sends; its error (or a Timeout) if it sends none."""
         data = _read_all(pid_r, self.deadline, want=want)
         if data is None:
-            os.kill(self.first_child, signal.SIGKILL)
+            os.kill(self.first_child, signals.SIGKILL)
             _reap(self.first_child)
             raise Timeout(f"the container's first process hung for {self.timeout:.0f}s")
         if len(data) == want:
@@ -172,13 +171,13 @@ class Launch:
             raise Timeout(f"the container init did not exec within {self.timeout:.0f}s")
         if not data:
             return None
-        report = json.loads(data)
+        report = jsontext.loads(data.decode("utf-8", "replace"))
         return rebuild(report["kind"], report["message"])
 
     def abort(self):
         """Kill the init (before or after release) and reap what is ours."""
         try:
-            os.kill(self.pid, signal.SIGKILL)
+            os.kill(self.pid, signals.SIGKILL)
         except (ProcessLookupError, AttributeError):
             pass
         _reap(self.first_child)           # the console holder, which ends with the init
@@ -229,7 +228,7 @@ def _report(err_w, exc):
     else:
         kind, message = "HacontainError", f"{type(exc).__name__}: {exc}"
     try:
-        os.write(err_w, json.dumps({"kind": kind, "message": message}).encode())
+        os.write(err_w, jsontext.dumps({"kind": kind, "message": message}).encode())
     except OSError:
         pass
 

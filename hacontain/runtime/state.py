@@ -6,10 +6,9 @@ container: status is always recomputed from the kernel.
 """
 
 import fcntl
-import json
 import os
 
-from hacontain import paths
+from hacontain import jsontext, paths
 from hacontain.errors import KernelError, StateError
 from hacontain.record import Record
 
@@ -60,7 +59,7 @@ def read(name):
     path = paths.state_file(name)
     try:
         with open(path, "rb") as handle:
-            data = json.loads(handle.read().decode("utf-8"))
+            data = jsontext.loads(handle.read().decode("utf-8"))
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -101,7 +100,7 @@ def write(state):
     temp = f"{target}.{os.getpid()}.tmp"
     try:
         with open(temp, "w", encoding="utf-8") as handle:
-            json.dump(state.as_dict(), handle)
+            handle.write(jsontext.dumps(state.as_dict()))
         os.rename(temp, target)
     except OSError as exc:
         raise KernelError("write state", exc.errno, target) from None

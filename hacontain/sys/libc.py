@@ -190,9 +190,9 @@ def fork_into_cgroup(cgroup_fd):
     """
     if len(os.listdir("/proc/self/task")) != 1:
         return None
-    import signal
+    from hacontain.sys import signals
     import struct
-    args = struct.pack("11Q", CLONE_INTO_CGROUP, 0, 0, 0, signal.SIGCHLD, 0, 0, 0, 0, 0, cgroup_fd)
+    args = struct.pack("11Q", CLONE_INTO_CGROUP, 0, 0, 0, signals.SIGCHLD, 0, 0, 0, 0, 0, cgroup_fd)
     result = _libc_gil.syscall(ctypes.c_long(_syscall_number("clone3")), args,
                                ctypes.c_size_t(len(args)))
     return _check(result, "clone3", detail="CLONE_INTO_CGROUP")

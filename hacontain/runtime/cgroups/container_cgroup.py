@@ -9,7 +9,6 @@ BPF program on the v2 cgroup.
 """
 
 import os
-import signal
 
 from hacontain.errors import (AlreadyExists, HacontainError, NotFound, NotInstalled,
                               StateError, Timeout)
@@ -21,6 +20,7 @@ from hacontain.runtime.cgroups.limits import SWAP_NEEDS_MEMORY
 from hacontain.runtime.cgroups.place import places_from_record, plan_places
 from hacontain.runtime.cgroups.v1 import V1Cgroup
 from hacontain.runtime.cgroups.v2 import V2Cgroup
+from hacontain.sys import signals
 
 STAT_KEYS = ("memory.current", "memory.peak", "cpu.user", "cpu.system",
              "io.read_bytes", "io.write_bytes", "pids.current")
@@ -171,7 +171,7 @@ class ContainerCgroup:
             for pid in members:               # still members: their pidfds name these processes
                 if pid in pidfds:
                     try:
-                        signal.pidfd_send_signal(pidfds[pid], signal.SIGKILL)
+                        signals.pidfd_send_signal(pidfds[pid], signals.SIGKILL)
                     except ProcessLookupError:
                         pass
             return not members

@@ -10,8 +10,7 @@ is refused: v1 would silently leave it without effect, and v2's BPF program
 (built from the same folded policy) must behave identically.
 """
 
-import re
-
+from hacontain import chars
 from hacontain.errors import ConfigError
 from hacontain.record import Record
 
@@ -27,7 +26,6 @@ DEFAULT_ALLOW = (
     "c 136:* rwm",   # pts
 )
 _ACCESS_ORDER = "rwm"
-_RULE = re.compile(r"^([bc]) (\d+|\*):(\d+|\*) ([rwm]{1,3})$")
 
 
 class DeviceRule(Record):
@@ -82,11 +80,11 @@ def parse_rule(text, key):
     words = " ".join(str(text).split())
     if words in ("a", "a *:* rwm"):
         return None
-    match = _RULE.match(words)
-    if not match or len(set(match.group(4))) != len(match.group(4)):
+    fields = _rule_fields(words)
+    if not fields or len(set(fields[3])) != len(fields[3]):
         raise ConfigError(f"bad device rule {text!r}: expected 'a' or 'TYPE MAJOR:MINOR ACCESS' "
                           "with TYPE b or c, MAJOR/MINOR a number or *, ACCESS from rwm", key=key)
-    kind, major, minor, access = match.groups()
+    kind, major, minor, access = fields
     return DeviceRule(kind, _number(major), _number(minor), _canonical(access))
 
 
@@ -124,6 +122,19 @@ def _remove(exceptions, rule, key):
 
 def _meets(a, b):
     return a is None or b is None or a == b
+
+
+def _rule_fields(words):
+    """(type, major, minor, access) of a rule "c 1:3 rwm" (single spaces), or None."""
+    parts = words.split(" ")
+    if len(parts) != 3 or parts[0] not in ("b", "c"):
+        return None
+    major, colon, minor = parts[1].partition(":")
+    if not colon or not all(n == "*" or chars.is_number(n) for n in (major, minor)):
+        return None
+    if not chars.made_of(parts[2], _ACCESS_ORDER, most=3):
+        return None
+    return parts[0], major, minor, parts[2]
 
 
 def _number(text):

@@ -8,8 +8,8 @@ this host. Values are single lines of ASCII text.
 """
 
 import os
-import re
 
+from hacontain import chars
 from hacontain.errors import ConfigError
 from hacontain.record import Record
 from hacontain.runtime.cgroups.limits import (LIMITS, MAX_CPU, MAX_NODE, MAX_QUOTA_US, Limit,
@@ -17,7 +17,7 @@ from hacontain.runtime.cgroups.limits import (LIMITS, MAX_CPU, MAX_NODE, MAX_QUO
                                               parse_pids, parse_size)
 
 V1_PREFIX, V2_PREFIX, LIMIT_PREFIX = "lxc.cgroup.", "lxc.cgroup2.", "hacontain.limit."
-_FILE = r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)+"  # compiled at first use: not by a start without keys
+_FILE_CHARS = chars.LOWER | chars.DIGITS | frozenset("_")
 # files hacontain manages itself: writable through its own API only
 MANAGED = frozenset({
     "cgroup.procs", "cgroup.threads", "cgroup.kill", "cgroup.freeze", "cgroup.subtree_control",
@@ -84,7 +84,7 @@ def parse_key(text, writing=True):
         raise ConfigError(f"not a cgroup key (expected a cgroup file of a controller this "
                           f"host has, {V1_PREFIX}FILE, {V2_PREFIX}FILE or {LIMIT_PREFIX}NAME)",
                           key=text)
-    if not re.fullmatch(_FILE, file):
+    if not _is_control_file(file):
         raise ConfigError(f"{file!r} is not a cgroup control file name", key=text)
     if writing and file.startswith("devices."):
         raise ConfigError("device rules are a policy of their own, not a limit: pass them as "
@@ -199,3 +199,10 @@ def _allowed(driver, file):
         return None
     text = driver.fs.read(path).strip()
     return text or None
+
+
+def _is_control_file(file):
+    """Whether `file` looks like a cgroup control file name: "memory.max", "io.bfq.weight"."""
+    first, *rest = file.split(".")
+    return bool(rest) and chars.made_of(first, _FILE_CHARS, first=chars.LOWER) and all(
+        chars.made_of(part, _FILE_CHARS) for part in rest)

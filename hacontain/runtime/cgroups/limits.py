@@ -33,8 +33,8 @@ throttles one "MAJ:MIN VALUE" line per limited device.
 """
 
 import math
-import re
 
+from hacontain import chars
 from hacontain.record import Record
 
 CPU_PERIOD_US = 100000
@@ -47,9 +47,6 @@ PID_MAX_LIMIT = 4 * 1024 * 1024
 # What starting a container takes in its cgroup: a memory limit below ~3 MiB or
 # pids below 3 (launch.py's processes) fail every start; these leave a margin.
 MIN_MEMORY, MIN_PIDS = 8 << 20, 4
-# Patterns compiled at first use (re caches them): a start without limits compiles none.
-_SIZE = r"([0-9]+)\s*([kmgt]?)"
-_DEVICE = r"[0-9]+:[0-9]+"
 MEMSW = "memory.memsw.limit_in_bytes"
 SWAP_NEEDS_MEMORY = ("on cgroup v1 a swap limit needs hacontain.limit.memory set before it "
                      "(memory.memsw.limit_in_bytes = memory + swap)")
@@ -80,10 +77,12 @@ def parse_size(text):
     text = text.strip()
     if text == "max":
         return None
-    match = re.fullmatch(_SIZE, text, re.IGNORECASE)
-    if not match:
+    number, suffix = text, ""
+    if text[-1:].lower() in ("k", "m", "g", "t"):
+        number, suffix = text[:-1].rstrip(), text[-1].lower()
+    if not chars.is_number(number):
         raise ValueError(f"{text!r} is not a size (bytes with an optional K/M/G/T suffix, or max)")
-    size = int(match.group(1)) * _SUFFIX[match.group(2).lower()]
+    size = int(number) * _SUFFIX[suffix]
     if size > MAX_SIZE:
         raise ValueError(f"{text!r} is more than 8 EiB")
     return size
@@ -177,7 +176,8 @@ def throttle_parser(value_parser):
     """ "MAJ:MIN VALUE" -> (device, amount or None for max)."""
     def parse(text):
         words = text.split()
-        if len(words) != 2 or not re.fullmatch(_DEVICE, words[0]):
+        major, colon, minor = words[0].partition(":") if words else ("", "", "")
+        if len(words) != 2 or not (chars.is_number(major) and colon and chars.is_number(minor)):
             raise ValueError(f"{text!r} is not 'MAJOR:MINOR VALUE'")
         return words[0], value_parser(words[1])
     return parse

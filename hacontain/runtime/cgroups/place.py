@@ -7,13 +7,14 @@ root; only the parts missing at open time become hacontain's.
 """
 
 import posixpath
-import re
 
+from hacontain import chars
 from hacontain.errors import ConfigError, StateError
 from hacontain.record import Record
 
 DEFAULT_PARENT = "hacontain"
-_NAME = re.compile(r"^[A-Za-z0-9_@:+-][A-Za-z0-9_.@:+-]*$")
+_NAME_FIRST = chars.ALNUM | frozenset("_@:+-")
+_NAME_CHARS = _NAME_FIRST | frozenset(".")
 
 
 class Place(Record):
@@ -37,12 +38,12 @@ class Place(Record):
 
 def plan_places(layout, name, parent, exists):
     """A Place per hierarchy for container `name` under `parent`; `exists(dir)` tests a directory."""
-    if not _NAME.match(name or "") or len(name) > 200:
+    if not chars.made_of(name or "", _NAME_CHARS, first=_NAME_FIRST, most=200):
         raise ConfigError(f"{name!r} cannot name a cgroup (letters, digits, _.@:+- ; "
                           "not starting with a dot)")
     parent = DEFAULT_PARENT if parent is None else parent
     parts = [part for part in parent.split("/") if part]
-    bad = [part for part in parts if not _NAME.match(part)]
+    bad = [part for part in parts if not chars.made_of(part, _NAME_CHARS, first=_NAME_FIRST)]
     if bad:
         raise ConfigError(f"cgroup parent {parent!r}: {bad[0]!r} is not a valid cgroup name")
     places = []
