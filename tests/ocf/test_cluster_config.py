@@ -219,15 +219,27 @@ def test_three_containers_on_one_drbd_and_vg(stack, lxcpath, tmp_path):
                   {"device": f"/dev/{vg}/files", "directory": str(lxcpath), "fstype": "ext4"})
 
 
-def test_the_pcs_script_edits_a_copy_of_the_cib_and_pushes_it_once(stack, lxcpath):
+def test_the_pcs_script_edits_a_copy_of_the_cib_and_pushes_it_once(stack, lxcpath, tmp_path):
+    """The script for a live cluster, run against a CIB file standing in for it
+    (pcs reads and pushes the CIB through cibadmin, which honours CIB_file)."""
     vg, names = stack
-    lines = generate(lxcpath, names[:1], vg, "--pcs").splitlines()
+    script = generate(lxcpath, names[:1], vg, "--pcs")
+    lines = script.splitlines()
     assert lines[:4] == ["set -e", "cib=$(mktemp)", "trap 'rm -f \"$cib\"' EXIT",
                          'pcs cluster cib "$cib"']
     assert lines[-1] == 'pcs cluster cib-push "$cib" --config'
     assert all(line.startswith('pcs -f "$cib" ') for line in lines[4:-1])
-    result = subprocess.run(["sh", "-n"], input="\n".join(lines), text=True, capture_output=True)
+    live = empty_cib(tmp_path / "live.xml")
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    result = subprocess.run(["sh"], input=script, text=True, capture_output=True, timeout=300,
+                            env=dict(os.environ, CIB_file=str(live), TMPDIR=str(scratch)))
     assert result.returncode == 0, result.stderr
+    assert "CIB updated" in result.stdout + result.stderr
+    assert list(scratch.iterdir()) == []
+    verify(live)
+    crm_cib = load_crm(empty_cib(tmp_path / "crm.xml"), generate(lxcpath, names[:1], vg))
+    assert shape(live) == shape(crm_cib)
 
 
 @pytest.mark.parametrize("args, message", [
