@@ -54,6 +54,7 @@ class Metadata(Record):
     stamp: str                    # the rootfs's STAMP written with it
     terminals: list               # [[name, criu tty id]]: /dev/console, /dev/ttyN
     netns: str | None             # criu's key of the external netns, None: criu's own
+    masks: list                   # the masked /proc and /sys directories (mask_key)
     checksums: dict               # image file -> sha256
 
 
@@ -89,6 +90,9 @@ def checkpoint(container, directory=None, stop=False, tcp_established=False, tim
         args = ["--tree", str(record.pid), "--images-dir", os.path.join(directory, IMAGES)]
         for name, tty in terminals:
             args += ["--external", tty, "--external", f"mnt[/dev/{name}]:{name}"]
+        masks = _masks(record.pid)
+        for path in masks:
+            args += ["--external", f"mnt[{path}]:{mask_key(path)}"]
         if netns is not None:
             args += ["--external", f"net[{netns[1]}]:{netns[0]}"]
         if tcp_established:
@@ -104,7 +108,7 @@ def checkpoint(container, directory=None, stop=False, tcp_established=False, tim
                 config_digest=config_digest(container, config), criu_version=criu.version(),
                 created_at=time.time(), node=socket.gethostname(), stopped=stop, stamp=stamp,
                 terminals=[list(t) for t in terminals], netns=netns[0] if netns else None,
-                checksums=_checksums(directory))
+                masks=masks, checksums=_checksums(directory))
             _write_atomic(os.path.join(directory, METADATA), json.dumps(metadata.as_dict()))
         except OSError as exc:
             raise StateError(f"container {container.name}: dumped, but the checkpoint's "
@@ -151,6 +155,27 @@ def _terminals(pid, ttys):
             continue
         found.append((name, f"tty[{info.st_rdev:x}:{info.st_dev:x}]"))
     return found
+
+
+def _masks(pid):
+    """The container's masked /proc and /sys directories (security/masks.py): empty
+    read-only tmpfs mounts, external to criu (which would archive each with tar)
+    and masked again at restore."""
+    from hacontain.runtime.security.masks import PROC_MASKED, SYS_MASKED
+    masked = {f"/proc/{name}" for name in PROC_MASKED} | {f"/sys/{name}" for name in SYS_MASKED}
+    found = []
+    with open(f"/proc/{pid}/mountinfo", encoding="utf-8") as handle:
+        for line in handle:
+            fields, _, rest = line.partition(" - ")
+            point = fields.split()[4]
+            if point in masked and rest.split()[0] == "tmpfs":
+                found.append(point)
+    return found
+
+
+def mask_key(path):
+    """criu's name of the external mount of masked directory `path`."""
+    return "mask" + path.replace("/", "-")
 
 
 def _netns_key(pid):

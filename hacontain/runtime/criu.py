@@ -51,13 +51,14 @@ def check():
                              or f"exited with status {result.returncode}")
 
 
-def run(action, args, log, pass_fds=(), timeout=None):
+def run(action, args, log, pass_fds=(), timeout=None, preexec=None):
     """Run `criu ACTION ARGS...` with its log at `log`; CriuError when it fails or
-    takes more than `timeout` seconds (it is killed then)."""
+    takes more than `timeout` seconds (it is killed then). `preexec`: called in
+    criu's process before it starts."""
     argv = [binary(), action, *COMMON, "--log-file", log, *args]
     try:
         result = subprocess.run(argv, capture_output=True, text=True, check=False,
-                                pass_fds=pass_fds, timeout=timeout)
+                                pass_fds=pass_fds, timeout=timeout, preexec_fn=preexec)
     except subprocess.TimeoutExpired:
         raise CriuError(f"criu {action} did not finish within {timeout:.0f}s: killed "
                         f"(log: {log})") from None

@@ -20,6 +20,7 @@ import time
 
 from hacontain.errors import HacontainError, Timeout, rebuild
 from hacontain.runtime import console, criu
+from hacontain.runtime.checkpoint import mask_key
 from hacontain.runtime import state as statefile
 from hacontain.runtime.launch import _fork_into, _leave_v2_cgroup_root, _read_all, _report
 from hacontain.sys import libc, proc
@@ -76,7 +77,25 @@ def _restore_args(container, config, metadata, images, terminals, netns):
                  "--external", f"mnt[{name}]:{os.ttyname(slave)}"]
     if netns is not None:
         args += ["--inherit-fd", f"fd[{netns}]:{metadata.netns}"]
+    for path in metadata.masks:
+        args += ["--external", f"mnt[{mask_key(path)}]:{_mask_source(container.name)}"]
     return args
+
+
+def _mask_source(name):
+    """The directory on which criu's process mounts the empty read-only tmpfs it binds
+    on every masked directory (criu_namespace)."""
+    return os.path.join(statefile.directory(name), "criu-mask")
+
+
+def criu_namespace(mask_source):
+    """For criu's process (subprocess preexec): a mount namespace of its own with the
+    mask tmpfs on `mask_source`; the restored container's is made from it, and the
+    mask goes with criu."""
+    libc.unshare(libc.CLONE_NEWNS)
+    libc.mount(None, "/", None, libc.MS_REC | libc.MS_SLAVE)
+    libc.mount("none", mask_source, "tmpfs", libc.MS_RDONLY | libc.MS_NOSUID | libc.MS_NODEV
+               | libc.MS_NOEXEC, "size=0,mode=555")
 
 
 def _new_netns():
@@ -141,8 +160,11 @@ def _holder(cgroup, in_v2, spec, run_directory, args, terminals, inherited, resu
         os.close(to_init)
         slaves = [slave for _, slave in terminals]
         images = args[args.index("--images-dir") + 1]
+        mask_source = _mask_source(os.path.basename(run_directory))
+        os.makedirs(mask_source, exist_ok=True)
         criu.run("restore", args, os.path.join(images, "restore.log"),
-                 pass_fds=(*slaves, *inherited))
+                 pass_fds=(*slaves, *inherited), preexec=lambda: criu_namespace(mask_source))
+        os.rmdir(mask_source)
         with open(os.path.join(images, "restored.pid"), encoding="ascii") as handle:
             pid = int(handle.read().strip())
         os.write(result_w, json.dumps({"pid": pid}).encode())
