@@ -25,7 +25,8 @@ def test_full_copies_across_backends(lxcpath, containers):  # noqa: F811
     run_once(lxcpath, base, "echo kept > /root-marker && sync")
 
     cli(lxcpath, "copy", base, plain)
-    assert f"lxc.rootfs.path = dir:{lxcpath}/{plain}/rootfs" in (lxcpath / plain / "config").read_text()
+    config = (lxcpath / plain / "config").read_text()
+    assert f"lxc.rootfs.path = dir:{lxcpath}/{plain}/rootfs" in config
     assert run_once(lxcpath, plain, NAME_AND_MARKER + "; echo own > /own").split() == [
         plain, "kept"]
     assert not (lxcpath / base / "rootfs" / "own").exists()
