@@ -15,8 +15,9 @@ whose rootfs is the tree (dump directory checks, the read-only view, the log, th
 rename). One warm-up run of each first: every run reads a warm page cache, so this
 measures the work of the archiving, not the disk. Prints medians of the wall time,
 throughput (bytes of the tree's files per second), CPU time (all processes of the run)
-and archive size, with the ratio of throughput to the peer's. Target from the issue: >= 0.9x. Everything is removed at
-the end, also on failure. Not a test: timings depend on the machine.
+and archive size, with the ratio of throughput to the peer's. Target from the issue:
+>= 0.9x. Everything is removed at the end, also on failure. Not a test: timings
+depend on the machine.
 """
 
 import argparse
