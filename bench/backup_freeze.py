@@ -15,7 +15,7 @@ and a log). Then, in a child process with its own mount namespace, per round,
 alternating which goes first: a bare snapshot of the rootfs volume (`btrfs subvolume
 snapshot -r`, or `lvcreate -s` with the backup's COW size), timed, then removed; and
 backup.snapshot.consistent_view in snapshot mode (its freeze window: freeze the
-cgroup, syncfs on LVM, the same snapshot command, thaw). Prints the medians and the
+cgroup, the same snapshot command, thaw). Prints the medians and the
 ratio; target from the issue: window <= 1.2x the bare snapshot + 10 ms. Everything is
 removed at the end, also on failure. Not a test: timings depend on the machine.
 """
@@ -99,7 +99,8 @@ def report(results, what):
     target = 1.2 * bare + 10
     print(f"bare {what:22} {bare:8.1f} ms (median of {len(results['bare'])})")
     print(f"backup freeze window        {window:8.1f} ms  {window / bare:.2f}x the bare snapshot")
-    print(f"target 1.2x + 10 ms         {target:8.1f} ms: {'met' if window <= target else 'NOT met'}")
+    verdict = "met" if window <= target else "NOT met"
+    print(f"target 1.2x + 10 ms         {target:8.1f} ms: {verdict}")
 
 
 def bench_btrfs(work, args):

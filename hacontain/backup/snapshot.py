@@ -1,12 +1,14 @@
 """A consistent view of a container's rootfs for a backup, in three modes:
 
 - snapshot: syncfs the container's root filesystem (through its init's root), freeze
-  its cgroup, syncfs again (LVM: what was written meanwhile; a btrfs snapshot flushes
-  the subvolume's dirty data itself), snapshot the volume (btrfs read-only subvolume
-  snapshot, LVM thin, or LVM thick with a COW size), thaw; the freeze window (freeze
-  start to thaw end) is measured and logged. The
-  snapshot is mounted read-only in the backup's private mount namespace (ext4
-  `noload`, xfs `norecovery,nouuid`). Backends without snapshots fall back to suspend.
+  its cgroup, snapshot the volume (btrfs read-only subvolume snapshot, LVM thin, or
+  LVM thick with a COW size), thaw; the freeze window (freeze start to thaw end) is
+  measured and logged. What was written between the syncfs and the freeze is in the
+  snapshot too: a btrfs snapshot flushes the subvolume's dirty data in its own
+  transaction, lvcreate suspends the origin "with filesystem sync" (the kernel
+  freezes the filesystem on it). The snapshot is mounted read-only in the backup's
+  private mount namespace (ext4 `noload`, xfs `norecovery,nouuid`). Backends without
+  snapshots fall back to suspend.
 - suspend: the live tree; `second_pass()` freezes the container while the caller
   copies what changed, then thaws.
 - stop: stop the container, the stopped rootfs, start it again; refused for a
@@ -27,7 +29,7 @@ from pathlib import Path
 
 from hacontain import paths
 from hacontain.backup import registry
-from hacontain.errors import ConfigError, HacontainError, NotFound, StateError, StorageError
+from hacontain.errors import ConfigError, HacontainError, StateError
 from hacontain.sys import libc
 
 MODES = ("snapshot", "suspend", "stop")
@@ -128,8 +130,7 @@ def _snapshot_view(container, volume, status, registration, log, cow_size):
         freeze_ms = _frozen_snapshot(container, status.state, snapshot, registration,
                                      cow_size)
         made = True
-        synced = "syncfs, " if snapshot["kind"] == "lvm" else ""
-        log(f"freeze window {freeze_ms:.1f} ms (freeze, {synced}{_describe(snapshot)}, thaw)")
+        log(f"freeze window {freeze_ms:.1f} ms (freeze, {_describe(snapshot)}, thaw)")
         if snapshot["kind"] == "btrfs":
             yield View(snapshot["path"], "snapshot", freeze_ms)
         else:
@@ -144,22 +145,20 @@ def _snapshot_view(container, volume, status, registration, log, cow_size):
 
 
 def _frozen_snapshot(container, state, snapshot, registration, cow_size):
-    """Freeze, syncfs, snapshot, thaw; the freeze window in ms. SIGINT and SIGTERM wait
-    (blocked) until the container is thawed and the snapshot tool has finished."""
+    """syncfs, then freeze, snapshot, thaw; the freeze window in ms. SIGINT and SIGTERM
+    wait (blocked) until the container is thawed and the snapshot tool has finished."""
     from hacontain.runtime.cgroups import open_cgroup
     cgroup = open_cgroup(container.name, paths=state.cgroup)
     root = f"/proc/{state.pid}/root"
     root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     registration.update(frozen=True, cgroup=state.cgroup)      # before: a kill still thaws
     try:
-        libc.syncfs(root_fd, root)        # most dirty data written while the container runs
+        libc.syncfs(root_fd, root)        # the dirty data written while the container runs
         with _signals_blocked():
             began = time.perf_counter()
             try:
                 cgroup.freeze(FREEZE_TIMEOUT)
-                if snapshot["kind"] == "lvm":     # a btrfs snapshot flushes the subvolume's
-                    libc.syncfs(root_fd, root)    # dirty data itself, in its transaction
-                make_snapshot(snapshot, cow_size)
+                make_snapshot(snapshot, cow_size)     # flushes what came since the syncfs
             finally:
                 cgroup.thaw()
                 window = (time.perf_counter() - began) * 1000
