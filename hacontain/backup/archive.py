@@ -238,6 +238,8 @@ def compression_of(path):
         raise ArchiveError(f"{path}: no such archive") from None
     except IsADirectoryError:
         raise ArchiveError(f"{path}: is a directory, not an archive") from None
+    except OSError as exc:
+        raise ArchiveError(f"{path}: {exc.strerror}") from None
     for magic, kind in _MAGIC.items():
         if head.startswith(magic):
             return kind

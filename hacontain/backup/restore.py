@@ -16,7 +16,7 @@ from hacontain import paths
 from hacontain.backup import archive
 from hacontain.backup.verify import read_checked
 from hacontain.config import valid_name
-from hacontain.errors import AlreadyExists, StateError
+from hacontain.errors import AlreadyExists, KernelError, StateError
 
 _FOUND = ".restored"       # in the building directory: what the extraction found
 
@@ -55,11 +55,17 @@ def restore(path, name, lxcpath=None, backend="dir", options=None, force=False):
         if replacing:
             from hacontain.runtime.destroy import destroy
             destroy(container)                # refuses a container started meanwhile
-        os.rename(building, container.directory)
-    except BaseException:
+        try:
+            os.rename(building, container.directory)
+        except OSError:
+            raise AlreadyExists(f"container {name} was made at {container.directory} while "
+                                "this restore ran") from None
+    except BaseException as exc:
         if volume is not None:
             volume.destroy()
         shutil.rmtree(building, ignore_errors=True)
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise KernelError("restore", exc.errno, exc.filename) from None
         raise
     return container.directory
 

@@ -25,7 +25,7 @@ import time
 from hacontain import paths
 from hacontain.backup import archive, catalog
 from hacontain.errors import (AlreadyExists, CommandError, ConfigError, HacontainError,
-                              NotFound, NotInstalled, StateError, StorageError)
+                              KernelError, NotFound, NotInstalled, StateError, StorageError)
 
 PARTIAL = ".partial"
 
@@ -180,7 +180,7 @@ def backup_one(name, job, directory, say):
             _unlink(path)
         if isinstance(exc, HacontainError):
             hook(job, "backup-abort", directory, name, env, check=False)
-        raise _disk_full(exc, directory) or exc
+        raise _disk_full(exc, directory) or _as_error(exc) or exc
     if job.prune:
         prune_container(directory, name, job.prune, say)
     return final
@@ -326,6 +326,13 @@ def _disk_full(exc, directory):
     if full:
         return StorageError(f"dump directory {directory} is full (no space left on device): "
                             "the partial archive was removed")
+    return None
+
+
+def _as_error(exc):
+    """A KernelError (one line, naming the path) for an OSError, else None."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return KernelError("backup", exc.errno, exc.filename)
     return None
 
 
