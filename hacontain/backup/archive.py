@@ -14,6 +14,7 @@ while passing it to the compressor, and the manifest is appended at the end.
 
 import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import io
 import json
@@ -31,6 +32,7 @@ STDEXCLUDES = ("/tmp/?*", "/var/tmp/?*", "/var/run/?*.pid")     # vzdump's --std
 INFO, CONFIG, MANIFEST = "hacontain/info.json", "hacontain/config", "hacontain/manifest.json"
 ROOTFS = "rootfs/"
 RECORD = 10240                  # tar's record: the archive's length is a multiple of it
+PIPE_SIZE = 1 << 20             # fewer wake-ups between tar, the reader and the compressor
 _MAGIC = {b"\x28\xb5\x2f\xfd": "zstd", b"\x1f\x8b": "gzip"}
 
 
@@ -172,13 +174,21 @@ def _member_bytes(path, data):
 
 
 def start_process(argv, **kwargs):
+    """Popen of `argv` (None for None), its data pipes widened to PIPE_SIZE."""
     if argv is None:
         return None
     try:
-        return subprocess.Popen(argv, stdin=kwargs.pop("stdin", subprocess.DEVNULL),
-                                stderr=kwargs.pop("stderr", subprocess.PIPE), **kwargs)
+        process = subprocess.Popen(argv, stdin=kwargs.pop("stdin", subprocess.DEVNULL),
+                                   stderr=kwargs.pop("stderr", subprocess.PIPE), **kwargs)
     except FileNotFoundError:
         raise NotInstalled(f"{argv[0]} is not installed on this node") from None
+    for pipe in (process.stdin, process.stdout):
+        if pipe is not None:
+            try:
+                fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+            except OSError:
+                pass                  # above /proc/sys/fs/pipe-max-size: the default
+    return process
 
 
 class StderrLines(threading.Thread):
