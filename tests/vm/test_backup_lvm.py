@@ -58,9 +58,17 @@ class BackupGuest(Guest):
         return self.vm.run(["pgrep", "-f", "backup -P"], timeout=30).stdout.split()
 
 
+COUNTER = ("setsid sh -c 'i=0; while true; do i=$((i+1)); echo $i >> /log; "
+           "echo $i > /c.tmp; mv /c.tmp /c; done' </dev/null >/dev/null 2>&1 &")
+
+
 def check_snapshot_backup(guest, name, kind):
+    """A snapshot backup while a loop inside writes a log and a counter: the archive
+    has every log line whole and the counter at the log's last value or the one
+    before (the snapshot of a live filesystem, mounted without journal replay)."""
+    guest.inside(name, COUNTER)
     out = guest.backup(name)
-    window = re.search(rf"freeze window ([0-9.]+) ms \(freeze, syncfs, LVM {kind} snapshot "
+    window = re.search(rf"freeze window ([0-9.]+) ms \(freeze, LVM {kind} snapshot "
                        rf"lxc/{name}-hcbackup, thaw\)", out)
     assert window, out
     assert "backup mode: snapshot" in out and "archiving /run/hacontain/" in out
@@ -68,6 +76,10 @@ def check_snapshot_backup(guest, name, kind):
     assert guest.lv(f"{name}-hcbackup") is None
     assert "rootfs/root-marker" in guest.archived(name)
     assert "rootfs/bin/busybox" in guest.archived(name)
+    archive = f"{DUMPDIR}/hacontain-{name}-*.tar"
+    counted = [int(line) for line in guest.sh(f"tar -xOf {archive} rootfs/log").split()]
+    assert counted and counted == list(range(1, len(counted) + 1))
+    assert int(guest.sh(f"tar -xOf {archive} rootfs/c")) in (counted[-1], counted[-1] - 1)
     assert guest.inside(name, "cat /root-marker").strip() == "kept"        # running, thawed
     assert "hcbackup" not in guest.sh("cat /proc/self/mountinfo")
     return float(window.group(1))
