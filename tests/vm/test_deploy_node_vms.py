@@ -63,7 +63,10 @@ def test_deploy_node_scripts_provision_two_nodes(vm_image, checkout):
               f"bash {node}/corosync.sh {COROSYNC} --authkey /root/authkey")
         for vm in (a, b):
             sh(vm, "corosync -t && corosync")
-        quorum = wait_for(lambda: (lambda text: "Total votes:      2" in text and text)(
-            a.run(["corosync-quorumtool", "-s"], timeout=30).stdout), 120, interval=1,
-            what="two votes in node-a's quorum")
-        assert "Quorate:          Yes" in quorum and "2Node" in quorum, quorum
+
+        def two_node_quorum():
+            text = a.run(["corosync-quorumtool", "-s"], timeout=30).stdout
+            return all(part in text for part in ("Total votes:      2", "Quorate:          Yes",
+                                                 "2Node")) and text
+
+        assert wait_for(two_node_quorum, 120, interval=1, what="node-a's two-node quorum")
