@@ -544,9 +544,11 @@ def backup():
 @click.option("--prune-backups", metavar="keep-last=N,...",
               help="Then prune this container's backups: keep-last, keep-hourly, keep-daily, "
                    "keep-weekly, keep-monthly, keep-yearly.")
+@click.option("--tmpdir", metavar="DIR",
+              help="Where suspend mode's copy of the tree goes (default: the dump directory).")
 @lxcpath_option
 def backup_create(names, all_running, mode, dumpdir, compress, threads, excludes, stdexcludes,
-                  bwlimit, ionice, notes, protected, script, prune_backups, lxcpath):
+                  bwlimit, ionice, notes, protected, script, prune_backups, tmpdir, lxcpath):
     """Back up containers NAME... (or --all-running) to the dump directory."""
     from hacontain.backup import archive, run
     from hacontain.backup.prune import parse_keep
@@ -563,7 +565,7 @@ def backup_create(names, all_running, mode, dumpdir, compress, threads, excludes
     job = run.Job(list(names), lxcpath, mode, dumpdir,
                   archive.Settings(compress, threads, tuple(excludes), bwlimit, ionice),
                   stdexcludes, notes, protected, script, keep,
-                  sys.stderr if sys.stderr.isatty() else None)
+                  sys.stderr if sys.stderr.isatty() else None, tmpdir)
     for path in run.run_job(job, click.echo):
         click.echo(path)
 

@@ -44,6 +44,7 @@ class Job:
     script: str | None = None
     prune: dict | None = None
     terminal: object = None             # a stream on a terminal for the progress bar
+    tmpdir: str | None = None           # suspend mode's staging copy (default: the dump dir)
 
 
 def running_here(lxcpath=None):
@@ -66,6 +67,8 @@ def run_job(job, say=_say):
     """Back up each of job.names; [archive paths]. A failure of one container is
     reported (say) and the others go on; HacontainError at the end if any failed."""
     directory = prepare_dumpdir(job.dumpdir)
+    if job.tmpdir is not None and not os.path.isdir(job.tmpdir):
+        raise NotFound(f"--tmpdir {job.tmpdir} is not a directory")
     if job.script is not None and not os.access(job.script, os.X_OK):
         raise ConfigError(f"hook script {job.script} does not exist or is not executable")
     if job.settings.compress not in archive.SUFFIXES:
@@ -136,12 +139,14 @@ def backup_one(name, job, directory, say):
     other = registry.running(name)
     if other:
         raise StateError(f"a backup of {name} is running already (pid {other.get('pid')})")
+    scratch = os.path.abspath(job.tmpdir or directory)
     remove_stale(directory, name)
+    remove_stale(scratch, name)
     started, base, final = _free_name(directory, name, job.settings.compress)
     began = time.monotonic()
     partial = os.path.join(directory, f".{os.path.basename(final)}.{os.getpid()}{PARTIAL}")
     log_partial = os.path.join(directory, f".{base}.log.{os.getpid()}{PARTIAL}")
-    staging = os.path.join(directory, f".{base}.staging.{os.getpid()}{PARTIAL}")
+    staging = os.path.join(scratch, f".{base}.staging.{os.getpid()}{PARTIAL}")
     log = Log(log_partial, say)
     env = {"TARGET": final, "LOGFILE": catalog.log_path(final),
            "HOSTNAME": config.uts_name or name}
@@ -246,7 +251,8 @@ def _suspend_copy(view, staging, excludes, log):
             *[f"--exclude={glob}" for glob in excludes], f"{view.root}/", f"{staging}/"]
     began = time.monotonic()
     _rsync(argv, "first pass", allow_vanished=True)
-    log(f"suspend mode: first pass (running) copied in {time.monotonic() - began:.1f} s")
+    log(f"suspend mode: first pass (running) copied to {staging} in "
+        f"{time.monotonic() - began:.1f} s")
     with view.second_pass():
         _rsync(argv, "second pass (frozen)")
     return staging

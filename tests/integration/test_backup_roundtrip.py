@@ -196,9 +196,10 @@ def test_roundtrip_of_a_shifted_uid_rootfs_keeps_the_ids_on_disk(place):
     assert start_and_read_marker(lxcpath, copy) == "backed up\n"
 
 
-def test_running_container_in_suspend_mode_and_restore_over_a_stopped_one(place):
+def test_running_container_in_suspend_mode_and_restore_over_a_stopped_one(place, tmp_path):
     lxcpath, dumpdir = place
-    name = unique_name("b")
+    name, staging = unique_name("b"), tmp_path / "staging"
+    staging.mkdir()
     hacontain("-P", lxcpath, "create", name, "-t", "busybox")
     rootfs = os.path.join(lxcpath, name, "rootfs")
     with open(os.path.join(rootfs, "marker"), "w", encoding="utf-8") as handle:
@@ -206,8 +207,9 @@ def test_running_container_in_suspend_mode_and_restore_over_a_stopped_one(place)
     hacontain("-P", lxcpath, "start", name)
     try:
         made = hacontain("-P", lxcpath, "backup", name, "--dumpdir", dumpdir, "--mode",
-                         "suspend", "--compress", "none")
+                         "suspend", "--compress", "none", "--tmpdir", str(staging))
         assert "backup mode: suspend" in made.stderr and "freeze window" in made.stderr
+        assert f"copied to {staging}/" in made.stderr
         refused = hacontain("-P", lxcpath, "restore", made.stdout.strip(), name, "--force",
                             check=False)
         assert refused.returncode == 1 and "is running" in refused.stderr
@@ -216,6 +218,7 @@ def test_running_container_in_suspend_mode_and_restore_over_a_stopped_one(place)
     archive = made.stdout.strip()
     assert archive.endswith(".tar") and os.path.isfile(archive)
     assert not [f for f in os.listdir(dumpdir) if f.startswith(".")], "temporary files left"
+    assert os.listdir(staging) == [], "the staging copy was left"
     with open(os.path.join(rootfs, "marker"), "w", encoding="utf-8") as handle:
         handle.write("changed after the backup\n")
     refused = hacontain("-P", lxcpath, "restore", archive, name, check=False)
