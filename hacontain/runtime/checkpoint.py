@@ -129,10 +129,17 @@ def _refuse_unsupported(container, config, current):
         why = "it has a user namespace (lxc.idmap), which this checkpoint does not carry"
     elif config.namespace_keep or config.shares_host_network():
         why = "it shares namespaces with the host (lxc.namespace.keep or lxc.net type none)"
+    elif container._volume(config) is not None:
+        why = _VOLUME
     elif any(i.type == "phys" for i in container._interfaces(config)):
         why = "it has a physical interface (lxc.net type phys), which cannot move"
     if why:
         raise StateError(f"container {container.name} cannot be checkpointed: {why}")
+
+
+_VOLUME = ("its rootfs is a volume its init mounts (overlay, loop, lvm, btrfs, block): "
+           "checkpoints need a directory rootfs (one on a filesystem the node mounts, e.g. "
+           "by a Filesystem resource, moves as well)")
 
 
 def _fresh_directory(directory):
@@ -284,6 +291,8 @@ def restore(container, directory=None, require_stopped=False, timeout=30.0):
         if current.present:
             container._cleanup(current)
         config = container.load_config()
+        if container._volume(config) is not None:
+            raise StateError(f"container {container.name} cannot be restored: {_VOLUME}")
         directory = os.path.abspath(directory or default_directory(container, config))
         metadata = read_metadata(directory)
         reason = stale_reason(metadata, container, config, directory, require_stopped)

@@ -51,3 +51,16 @@ def test_restore_refuses_unreadable_metadata_and_a_running_container(make_contai
 def test_checkpoint_of_a_container_of_an_unknown_name(lxcpath, rundir):
     line = one_line_error(hacontain("checkpoint", "nosuchcontainer", check=False))
     assert "nosuchcontainer" in line
+
+
+def test_a_container_on_a_volume_its_init_mounts_is_refused(lxcpath, rundir):
+    from clitools import unique_name
+    name = unique_name()
+    hacontain("create", name, "-t", "busybox", "-B", "loop", "--fssize", "64M",
+              "-P", str(lxcpath))
+    try:
+        line = one_line_error(hacontain("restore-checkpoint", name, "-P", str(lxcpath),
+                                        check=False))
+        assert "its rootfs is a volume" in line and "directory rootfs" in line
+    finally:
+        hacontain("destroy", name, "-P", str(lxcpath), check=False)
