@@ -315,7 +315,9 @@ def cgroup(name, key, value, as_json, lxcpath):
 def checkconfig(name, lxcpath):
     """Check this kernel has what hacontain needs (like lxc-checkconfig); with NAME,
     also container NAME's config and what it asks of this host (every check start
-    makes before it makes anything), a problem named at its file:line."""
+    makes before it makes anything), a problem named at its file:line. Warnings
+    (the exit status unchanged) name host settings that put data at risk and
+    their fix, e.g. an LVM filter that lets LVM see a DRBD backing disk."""
     from hacontain.runtime.checkconfig import check_container, checkpointing, checks, warnings
     missing = 0
     for label, ok, required in checks():
