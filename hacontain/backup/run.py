@@ -65,7 +65,9 @@ def _say(text, err=False):
 
 def run_job(job, say=_say):
     """Back up each of job.names; [archive paths]. A failure of one container is
-    reported (say) and the others go on; HacontainError at the end if any failed."""
+    reported (say) and the others go on; HacontainError at the end if any failed.
+    Moves this process into a mount namespace of its own (the backup's mounts go
+    with it): call it from a process that ends after, as the CLI."""
     directory = prepare_dumpdir(job.dumpdir)
     if job.tmpdir is not None and not os.path.isdir(job.tmpdir):
         raise NotFound(f"--tmpdir {job.tmpdir} is not a directory")
