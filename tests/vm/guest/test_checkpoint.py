@@ -92,6 +92,10 @@ def test_counter_continues_and_console_works_after_checkpoint_and_restore(counte
     assert_continued(container, at_checkpoint)
     assert not directory.exists(), "the checkpoint was not deleted once used"
     assert hacontain("attach", container.name, "--", "cat", "/tmp/counts").stdout
+    masked = hacontain("attach", container.name, "--", "sh", "-c",
+                       "ls -A /proc/acpi /sys/firmware; touch /proc/acpi/x", check=False)
+    assert masked.returncode != 0 and "Read-only file system" in masked.stderr, masked
+    assert masked.stdout.split() == ["/proc/acpi:", "/sys/firmware:"], masked.stdout
 
     from hacontain.runtime import console, state as statefile
     fd, _, conn = console.connect(statefile.directory(container.name), container.name, 0)
