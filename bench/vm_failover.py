@@ -1,0 +1,109 @@
+"""Failover of the whole stack in the VM cluster: ocf:hacontain:container vs ocf:heartbeat:lxc.
+
+One two-node cluster of VM-tier VMs (testbed/vmcluster.py): a promotable DRBD
+clone, LVM-activate of the VG on it, and the container on an LV of the VG,
+fencing by the harness's power switch. The container is either
+ocf:hacontain:container or ocf:heartbeat:lxc (LXC's own lxc-start on the
+same rootfs: the same config file, LXC's own keys added), the two stacks
+taking turns in the same run. Each run crashes the VM running the container
+(qemu killed) and times until Pacemaker reports it running on the survivor
+(polled inside the survivor); Pacemaker's exec-time of the container's start
+there is the agent's own part. The crashed VM then boots again and the
+cluster recovers before the next run. Target: hacontain's median failover
+<= 1.1x lxc's.
+
+    /opt/hacontain/venv/bin/python bench/vm_failover.py [--runs 2]
+
+Needs root, qemu and the VM tier's image (built on first use). TCG makes
+every step slow: a run takes minutes.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # testbed/
+
+from testbed.vm.image import ensure_image  # noqa: E402
+from testbed.vmcluster import LXCPATH, VmCluster  # noqa: E402
+
+CONTAINER = "ct"
+LXC_CONFIG = f"{LXCPATH}/{CONTAINER}/lxc.conf"
+# What LXC needs beyond the container's config: no AppArmor parser in these VMs, and the
+# mounts hacontain makes itself for a container.
+LXC_EXTRA = "lxc.apparmor.profile = unconfined\nlxc.mount.auto = proc:mixed sys:mixed cgroup:mixed\n"
+
+RESOURCE = f"ct_{CONTAINER}"   # the container's resource, as hacontain cluster-config names it
+
+
+def lxc_variant(generated):
+    """The generated configuration with ocf:heartbeat:lxc in place of ocf:hacontain:container
+    (same resource id, operations and constraints)."""
+    lines = generated.splitlines(True)
+    head = f"primitive {RESOURCE} ocf:hacontain:container \\\n"
+    at = lines.index(head)
+    if not lines[at + 1].startswith("    params "):
+        raise ValueError(f"unexpected cluster-config output after {head!r}: {lines[at + 1]!r}")
+    lines[at:at + 2] = [f"primitive {RESOURCE} ocf:heartbeat:lxc \\\n",
+                        f"    params container={CONTAINER} config={LXC_CONFIG} \\\n"]
+    return "".join(lines)
+
+
+def lxc_config(cluster):
+    """On both nodes: LXC's config for the container, the container's own config plus LXC_EXTRA."""
+    for node in cluster.nodes:
+        node.sh(f"cat {LXCPATH}/{CONTAINER}/config - > {LXC_CONFIG}", input=LXC_EXTRA)
+
+
+def switch(cluster, configuration):
+    """Stop the container's resource, delete it (crmsh deletes its constraints too), load
+    `configuration`; wait until the container runs."""
+    cluster.nodes[0].sh(f"crm_resource --resource {RESOURCE} --meta --set-parameter target-role "
+                        "--parameter-value Stopped")
+    cluster.wait_idle()
+    cluster.crm(f"configure delete {RESOURCE}")
+    cluster.configure(configuration)
+    cluster.wait_idle()
+    return cluster.wait_started(RESOURCE)
+
+
+def one_run(cluster):
+    """Crash the VM running the container: (seconds to running on the survivor, start exec ms)."""
+    seconds, survivor = cluster.timed_failover(RESOURCE)
+    exec_ms = cluster.status(survivor).exec_ms(RESOURCE, survivor)
+    cluster.recover()
+    return seconds, exec_ms
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=2, help="crashes per agent (default 2)")
+    args = parser.parse_args()
+    with VmCluster(ensure_image()) as cluster:
+        cluster.make_volume_group()
+        cluster.create_container(CONTAINER)
+        cluster.release_storage()
+        lxc_config(cluster)
+        generated = cluster.generated_configuration(CONTAINER)
+        configurations = {"hacontain": generated, "lxc": lxc_variant(generated)}
+        results = {agent: [] for agent in configurations}
+        cluster.configure(generated)
+        cluster.wait_started(RESOURCE)
+        for run in range(args.runs):
+            for agent, configuration in configurations.items():
+                if run or agent != "hacontain":
+                    switch(cluster, configuration)
+                seconds, exec_ms = one_run(cluster)
+                results[agent].append((seconds, exec_ms))
+                print(f"run {run + 1} {agent}: failover {seconds:.1f} s, start exec {exec_ms} ms",
+                      flush=True)
+    medians = {agent: statistics.median(s for s, _ in runs) for agent, runs in results.items()}
+    for agent, runs in results.items():
+        starts = statistics.median(ms for _, ms in runs)
+        print(f"{agent}: failover median {medians[agent]:.1f} s, start exec median {starts:.0f} ms")
+    print(f"ratio hacontain/lxc: {medians['hacontain'] / medians['lxc']:.2f}x (target <= 1.1x)")
+
+
+if __name__ == "__main__":
+    main()
