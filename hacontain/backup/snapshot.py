@@ -104,7 +104,7 @@ def consistent_view(name, lxcpath, mode, log, cow_size=None):
             elif mode == "stop":
                 with _stop_view(container, config, status, registration, log) as view:
                     yield view
-            elif mode == "snapshot" and _can_snapshot(volume, log):
+            elif mode == "snapshot" and _can_snapshot(volume):
                 with _snapshot_view(container, volume, status, registration, log,
                                     cow_size) as view:
                     yield view
@@ -151,16 +151,20 @@ def _frozen_snapshot(container, state, snapshot, registration, cow_size):
     cgroup = open_cgroup(container.name, paths=state.cgroup)
     root = f"/proc/{state.pid}/root"
     root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    registration.update(frozen=True, cgroup=state.cgroup)      # before: a kill still thaws
+    ours = not cgroup.frozen()            # one frozen by its admin stays frozen
+    if ours:
+        registration.update(frozen=True, cgroup=state.cgroup)  # before: a kill still thaws
     try:
         libc.syncfs(root_fd, root)        # the dirty data written while the container runs
         with _signals_blocked():
             began = time.perf_counter()
             try:
-                cgroup.freeze(FREEZE_TIMEOUT)
+                if ours:
+                    cgroup.freeze(FREEZE_TIMEOUT)
                 make_snapshot(snapshot, cow_size)     # flushes what came since the syncfs
             finally:
-                cgroup.thaw()
+                if ours:
+                    cgroup.thaw()
                 window = (time.perf_counter() - began) * 1000
     finally:
         os.close(root_fd)
@@ -178,14 +182,18 @@ def _suspend_view(container, volume, status, registration, log):
 
     @contextlib.contextmanager
     def second_pass(view):
-        registration.update(frozen=True, cgroup=state.cgroup)
+        ours = not cgroup.frozen()        # one frozen by its admin stays frozen
+        if ours:
+            registration.update(frozen=True, cgroup=state.cgroup)
         began = time.perf_counter()
         try:
-            cgroup.freeze(FREEZE_TIMEOUT)
+            if ours:
+                cgroup.freeze(FREEZE_TIMEOUT)
             yield
         finally:
             with _signals_blocked():
-                cgroup.thaw()
+                if ours:
+                    cgroup.thaw()
                 view.freeze_ms = (time.perf_counter() - began) * 1000
                 registration.update(frozen=False)
                 log(f"freeze window {view.freeze_ms:.1f} ms (second pass, suspend mode)")
@@ -288,7 +296,7 @@ def remove_snapshot(snapshot, log=None):
             "remove the backup's LV snapshot")
 
 
-def _can_snapshot(volume, log):
+def _can_snapshot(volume):
     """Whether `volume` takes a backup snapshot here: a btrfs subvolume, an LV with
     ext4 or xfs."""
     if volume is None or volume.kind not in ("btrfs", "lvm"):

@@ -337,3 +337,14 @@ def test_the_agents_start_aborts_a_backup_holding_the_stopped_containers_volume(
     assert state_of(lxcpath, name) == "RUNNING"
     assert agent("stop", name, lxcpath).returncode == 0
     assert_nothing_left(lxcpath, rundir, name)
+
+
+def test_a_container_its_admin_froze_stays_frozen(on_btrfs, rundir, tmp_path):
+    lxcpath, names = on_btrfs
+    name = btrfs_container(lxcpath, names, counter=False)
+    cli(lxcpath, "freeze", name)
+    log, archive = hacontain_backup(lxcpath, name, "snapshot", tmp_path)
+    assert "rootfs/bin/busybox" in tarfile.open(archive).getnames()
+    assert state_of(lxcpath, name) == "FROZEN"
+    cli(lxcpath, "unfreeze", name)
+    assert_nothing_left(lxcpath, rundir, name, lxcpath.parent)
