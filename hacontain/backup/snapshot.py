@@ -110,7 +110,8 @@ def consistent_view(name, lxcpath, mode, log, cow_size=None):
                     yield view
             else:
                 if mode == "snapshot":
-                    log(f"container {name}: rootfs {_spec(volume, config)} cannot be "
+                    spec = volume.spec if volume else f"dir:{_host_directory(container, None)}"
+                    log(f"container {name}: rootfs {spec} cannot be "
                         "snapshotted: falling back to suspend mode")
                 with _suspend_view(container, volume, status, registration, log) as view:
                     yield view
@@ -385,10 +386,6 @@ def _host_directory(container, volume):
         config = container.load_config()
         return config.rootfs or os.path.join(container.directory, "rootfs")
     return volume.host_path
-
-
-def _spec(volume, config):
-    return volume.spec if volume is not None else f"dir:{config.rootfs}"
 
 
 def _describe(snapshot):
