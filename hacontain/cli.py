@@ -464,7 +464,8 @@ def cluster_config(names, drbd, vg, vg_access_mode, filesystems, ips, nic, as_pc
 @click.option("--dir", "directory", metavar="DIR",
               help="Where the checkpoint goes (default: ROOTFS/.hacontain-checkpoint, in the "
                    "container's volume).")
-@click.option("--stop", is_flag=True, help="Stop the container once dumped (else it runs on).")
+@click.option("--stop", is_flag=True, help="Stop the container once dumped (else it runs on, "
+              "and the checkpoint cannot be restored: its files change).")
 @click.option("--tcp-established", is_flag=True,
               help="Also dump established TCP connections (their address must move with it).")
 @lxcpath_option

@@ -85,8 +85,7 @@ def restore_at_start(params, container, config, budget):
         return None
     began = time.monotonic()
     try:
-        record = checkpoint.restore(container, directory, require_stopped=True,
-                                    timeout=budget)
+        record = checkpoint.restore(container, directory, timeout=budget)
     except HacontainError as exc:
         log.log("warn", f"container {params.name}: cold start: {exc}")
         _discard(container, directory)

@@ -12,7 +12,8 @@
                 holder runs `criu restore`: the restored init becomes its child (the
                 holder is a child subreaper), so the container is a normal one again.
 
-A checkpoint made with --stop is restorable once: it is deleted when the container
+Only a checkpoint made with --stop is restorable (without, the container runs on
+and its files change), and only once: it is deleted when the container
 has started from it. STAMP, a file in the rootfs, records which checkpoint the
 rootfs belongs to; every cold start removes it (Container.start), so a checkpoint
 is never restored over files a later run of the container changed.
@@ -243,14 +244,15 @@ def read_metadata(directory):
             from None
 
 
-def stale_reason(metadata, container, config, directory, require_stopped=True):
+def stale_reason(metadata, container, config, directory):
     """Why the checkpoint `metadata` (in `directory`) must not be restored, or None."""
     if metadata.format != FORMAT:
         return f"it has checkpoint format {metadata.format}, this hacontain reads {FORMAT}"
     if metadata.name != container.name:
         return f"it is container {metadata.name}'s, not {container.name}'s"
-    if require_stopped and not metadata.stopped:
-        return "it was made with the container left running (its files changed since)"
+    if not metadata.stopped:
+        return ("it was made with the container left running (without --stop: its files "
+                "changed since)")
     if metadata.config_digest != config_digest(container, config):
         return "the container's config (or the agent's parameters) changed since"
     current = criu.version()
@@ -277,7 +279,7 @@ def _damage(metadata, directory):
     return None
 
 
-def restore(container, directory=None, require_stopped=False, timeout=30.0):
+def restore(container, directory=None, timeout=30.0):
     """Start `container` from its checkpoint in `directory` (default_directory), then
     delete the checkpoint. StaleCheckpoint (nothing made) when it must not be used;
     the State of the restored init."""
@@ -295,7 +297,7 @@ def restore(container, directory=None, require_stopped=False, timeout=30.0):
             raise StateError(f"container {container.name} cannot be restored: {_VOLUME}")
         directory = os.path.abspath(directory or default_directory(container, config))
         metadata = read_metadata(directory)
-        reason = stale_reason(metadata, container, config, directory, require_stopped)
+        reason = stale_reason(metadata, container, config, directory)
         if reason:
             raise StaleCheckpoint(f"checkpoint in {directory} not used: {reason}")
         record = restore_container(container, config, metadata,

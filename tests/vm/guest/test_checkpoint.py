@@ -167,6 +167,13 @@ def test_damaged_and_stale_checkpoints_are_refused(counter):
     assert container.status().name == "STOPPED"
 
     started_and_counting(container, 3)
+    hacontain("checkpoint", container.name)             # without --stop: it runs on
+    assert container.status().name == "RUNNING"
+    hacontain("stop", "-k", container.name)
+    refused = hacontain("restore-checkpoint", container.name, check=False)
+    assert refused.returncode == 1 and "left running" in refused.stderr
+
+    started_and_counting(container, 3)
     hacontain("checkpoint", container.name, "--stop")
     hacontain("start", container.name)                  # a cold start: the rootfs moves on
     hacontain("stop", "-k", container.name)
