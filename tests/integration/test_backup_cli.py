@@ -289,3 +289,28 @@ def test_killed_backup_leaves_only_a_temporary_name_that_the_next_removes(made):
     path = backup(lxcpath, dumpdir, name)
     assert sorted(os.listdir(dumpdir)) == sorted(
         [os.path.basename(path), os.path.basename(path)[:-len(".tar.zst")] + ".log"])
+
+
+def test_excludes_anchored_floating_and_standard(made):
+    lxcpath, dumpdir, name = made
+    rootfs = os.path.join(lxcpath, name, "rootfs")
+    for path in ("data/skip.log", "data/keep.txt", "data/sub/old.bak", "var/tmp/scratch",
+                 "tmp/junk", "var/run/app.pid", "other/data/skip.log"):
+        os.makedirs(os.path.dirname(os.path.join(rootfs, path)), exist_ok=True)
+        with open(os.path.join(rootfs, path), "w", encoding="utf-8") as handle:
+            handle.write(path)
+
+    def members(*options):
+        path = backup(lxcpath, dumpdir, name, "--compress", "none", *options)
+        listed = subprocess.run(["tar", "-tf", path], check=True, capture_output=True,
+                                text=True).stdout.split()
+        os.unlink(path)
+        return {member.removeprefix("rootfs/").rstrip("/") for member in listed}
+
+    found = members("--exclude-path", "/data/skip*", "--exclude-path", "*.bak")
+    assert "data/keep.txt" in found and "other/data/skip.log" in found   # / anchors
+    assert not {"data/skip.log", "data/sub/old.bak"} & found
+    assert not {"var/tmp/scratch", "tmp/junk", "var/run/app.pid"} & found   # --stdexcludes
+    assert {"tmp", "var/tmp"} <= found                                   # the dirs stay
+    found = members("--no-stdexcludes")
+    assert {"var/tmp/scratch", "tmp/junk", "var/run/app.pid", "data/skip.log"} <= found
