@@ -31,8 +31,15 @@ WAIT = ('deadline=$(( $(date +%s) + {seconds} )); '
 
 class Node:
     def __init__(self, vm, checkout):
-        self.vm = vm
+        self.vm, self.checkout = vm, checkout
         self.env = {"PYTHONPATH": str(checkout), "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def agent(self, action, **extra):
+        """The OCF agent's `action` on container ct (run from the checkout)."""
+        env = dict(self.env, OCF_ROOT="/usr/lib/ocf", OCF_RESOURCE_INSTANCE="ct",
+                   OCF_RESKEY_name="ct", OCF_RESKEY_lxcpath=LXCPATH, **extra)
+        return self.vm.run(["python3", str(self.checkout / "ocf/container"), action],
+                           env=env, timeout=120, cwd="/")
 
     def py(self, code):
         return self.vm.check(["python3", "-c", code], env=self.env, timeout=120).stdout
@@ -83,6 +90,9 @@ def test_container_on_drbd_guard_and_failover(vm_image, checkout):
         refused = b.hc("start", "ct", ok=False)
         assert refused.rc == 1
         assert "/dev/drbd0 is DRBD minor 0, Secondary on this node" in refused.stderr
+        start = b.agent("start")                               # node-local: 2, the reason
+        assert start.rc == 2 and "DRBD minor 0, Secondary on this node" in start.stderr
+        assert b.agent("monitor", OCF_RESKEY_CRM_meta_interval="0").rc == 7     # a probe
         assert "NotFound" == b.py(
             "from hacontain.runtime.container import Container\n"
             "from hacontain.storage.backends import VolumeBusy\n"

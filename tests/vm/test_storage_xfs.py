@@ -2,7 +2,7 @@
 started, written, stopped and restarted with the data; thin snapshot clones (of a
 stopped source, and of a running one with --allow-running) get a new xfs UUID, so the
 clone and its source run at the same time (xfs refuses to mount two filesystems of
-one UUID on a node)."""
+one UUID on a node); a full copy onto a new thick LV."""
 
 import pytest
 from test_storage_lvm_containers import LXCPATH, NAME_AND_MARKER, Guest, lifecycle
@@ -62,6 +62,14 @@ def test_xfs_on_lvm_thick_thin_and_snapshot_clones(vm_image, checkout):
         assert guest.inside("live", "hostname; cat /live-marker").split() == ["live", "live"]
         for name in ("live", "snap", "thin"):
             guest.hc("stop", name)
+
+        # a full copy onto a new thick LV: a new filesystem, the files copied
+        guest.hc("copy", "-B", "lvm", "--fstype", "xfs", "--fssize", "300M", "snap", "full")
+        assert guest.lv("full")["origin"] == "" and guest.lv("full")["pool_lv"] == ""
+        guest.hc("start", "full")
+        assert guest.inside("full", NAME_AND_MARKER).split() == ["full", "snap"]
+        guest.hc("stop", "full")
+        for name in ("full", "live", "snap", "thin"):
             guest.hc("destroy", name)
             assert guest.lv(name) is None
         assert "xfs" not in guest.sh(f"cat /proc/self/mountinfo; ls {LXCPATH}")
