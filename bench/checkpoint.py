@@ -142,7 +142,8 @@ def report(results, args):
           f"{median('checkpoint', 'restore'):.2f} s)")
     print(f"  stop + cold start     {median('cold', 'downtime'):6.2f} s "
           f"(stop {median('cold', 'stop'):.2f} s, start {median('cold', 'start'):.2f} s)")
-    print(f"  ratio checkpoint/cold {median('checkpoint', 'downtime') / median('cold', 'downtime'):6.2f}x")
+    ratio = median("checkpoint", "downtime") / median("cold", "downtime")
+    print(f"  ratio checkpoint/cold {ratio:6.2f}x")
 
 
 def in_vm(args):

@@ -27,7 +27,10 @@ printf '#!/bin/sh\\ni=0\\nwhile :; do i=$((i+1)); echo $i >> /tmp/counts; sleep 
 chmod 755 {ROOTFS}/counter.sh
 """
 WAIT_COUNTS = f"""
-for i in $(seq 600); do [ "$(wc -l < {ROOTFS}/tmp/counts 2>/dev/null || echo 0)" -ge $1 ] && exit 0; sleep 0.1; done
+for i in $(seq 600); do
+    [ "$(wc -l < {ROOTFS}/tmp/counts 2>/dev/null || echo 0)" -ge $1 ] && exit 0
+    sleep 0.1
+done
 echo "the counter did not reach $1: $(tail -3 {ROOTFS}/tmp/counts)" >&2; exit 1
 """
 
