@@ -15,6 +15,9 @@ COMMON = ("--file-locks", "--link-remap", "--manage-cgroups=soft", "--external",
           "--network-lock", "nftables")
 
 
+QUICK_TIMEOUT = 30.0      # seconds for criu --version and criu check
+
+
 class CriuError(HacontainError):
     """criu failed; the message ends with its log's first error and the log's path."""
 
@@ -31,7 +34,11 @@ def binary():
 
 def version():
     """criu's version, e.g. "3.17.1" (the image format a restore must match)."""
-    result = subprocess.run([binary(), "--version"], capture_output=True, text=True, check=False)
+    try:
+        result = subprocess.run([binary(), "--version"], capture_output=True, text=True,
+                                check=False, timeout=QUICK_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise CriuError(f"criu --version did not answer within {QUICK_TIMEOUT:.0f}s") from None
     for line in result.stdout.splitlines():
         if line.startswith("Version:"):
             return line.split(":", 1)[1].strip()
@@ -44,7 +51,11 @@ def check():
         program = binary()
     except NotInstalled as exc:
         return str(exc)
-    result = subprocess.run([program, "check"], capture_output=True, text=True, check=False)
+    try:
+        result = subprocess.run([program, "check"], capture_output=True, text=True,
+                                check=False, timeout=QUICK_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return f"criu check did not finish within {QUICK_TIMEOUT:.0f}s"
     if result.returncode == 0:
         return None
     return "criu check: " + (_first_error(result.stdout + result.stderr)
