@@ -56,6 +56,7 @@ class Metadata(Record):
     terminals: list               # [[name, criu tty id]]: /dev/console, /dev/ttyN
     netns: str | None             # criu's key of the external netns, None: criu's own
     masks: list                   # the masked /proc and /sys directories (mask_key)
+    tcp_established: bool         # established TCP connections were dumped
     checksums: dict               # image file -> sha256
 
 
@@ -96,11 +97,19 @@ def checkpoint(container, directory=None, stop=False, tcp_established=False, tim
             args += ["--external", f"mnt[{path}]:{mask_key(path)}"]
         if netns is not None:
             args += ["--external", f"net[{netns[1]}]:{netns[0]}"]
+        locked = tcp_established and netns is not None and stop
         if tcp_established:
             args.append("--tcp-established")
+        if locked:
+            _nft(record.pid, TCP_LOCK, "lock")
         if not stop:
             args.append("--leave-running")
-        criu.run("dump", args, os.path.join(directory, "dump.log"), timeout=timeout)
+        try:
+            criu.run("dump", args, os.path.join(directory, "dump.log"), timeout=timeout)
+        except BaseException:
+            if locked:                    # the container runs on: its connections too
+                _nft(record.pid, "delete table inet hacontain-checkpoint\n", "unlock")
+            raise
         try:
             stamp = secrets.token_hex(16)
             _write_atomic(os.path.join(container._rootfs(config), STAMP), stamp)
@@ -109,7 +118,8 @@ def checkpoint(container, directory=None, stop=False, tcp_established=False, tim
                 config_digest=config_digest(container, config), criu_version=criu.version(),
                 created_at=time.time(), node=socket.gethostname(), stopped=stop, stamp=stamp,
                 terminals=[list(t) for t in terminals], netns=netns[0] if netns else None,
-                masks=masks, checksums=_checksums(directory))
+                masks=masks, tcp_established=tcp_established,
+                checksums=_checksums(directory))
             _write_atomic(os.path.join(directory, METADATA), json.dumps(metadata.as_dict()))
         except OSError as exc:
             raise StateError(f"container {container.name}: dumped, but the checkpoint's "
@@ -193,6 +203,31 @@ def _netns_key(pid):
     if inode == os.stat("/proc/self/ns/net").st_ino:
         return None
     return ("netns", inode)
+
+
+# criu locks the network of a netns it dumps; an external one is ours to lock: no
+# TCP segment in or out, so the connections' sockets, killed once dumped, send no
+# reset to their peers (the netns goes with the container; the restored one is new).
+TCP_LOCK = """table inet hacontain-checkpoint {
+    chain in { type filter hook input priority -300; meta l4proto tcp drop; }
+    chain out { type filter hook output priority -300; meta l4proto tcp drop; }
+}
+"""
+
+
+def _nft(pid, rules, what):
+    """Run nft with `rules` in the netns of process `pid`."""
+    import subprocess
+    from hacontain.sys import libc
+    try:
+        result = libc.in_netns(f"/proc/{pid}/ns/net", lambda: subprocess.run(
+            ["nft", "-f", "-"], input=rules, capture_output=True, text=True, check=False))
+    except OSError as exc:
+        raise StateError(f"could not {what} the container's TCP connections: nft: "
+                         f"{exc.strerror or exc}") from None
+    if result.returncode != 0:
+        raise StateError(f"could not {what} the container's TCP connections (nft): "
+                         f"{result.stderr.strip()}")
 
 
 def _checksums(directory):

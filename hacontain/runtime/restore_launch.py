@@ -79,6 +79,8 @@ def _restore_args(container, config, metadata, images, terminals, netns):
         args += ["--inherit-fd", f"fd[{netns}]:{metadata.netns}"]
     for path in metadata.masks:
         args += ["--external", f"mnt[{mask_key(path)}]:{_mask_source(container.name)}"]
+    if metadata.tcp_established:
+        args.append("--tcp-established")
     return args
 
 

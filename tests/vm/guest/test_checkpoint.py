@@ -117,7 +117,24 @@ def netns_mounted():
         return any(line.split()[4] == "/run/netns" for line in handle)
 
 
-def test_network_works_after_restore(counter, tmp_path):
+def connect(netns):
+    """A TCP connection from `netns` to the container's echo server, or None."""
+    import socket
+    from hacontain.sys import libc
+    try:
+        return libc.in_netns(netns, lambda: socket.create_connection(("192.0.2.50", 7000),
+                                                                     timeout=2))
+    except OSError:
+        return None
+
+
+def echo(peer, data):
+    peer.settimeout(20)
+    peer.sendall(data)
+    return peer.recv(len(data))
+
+
+def test_network_and_a_tcp_connection_work_after_restore(counter, tmp_path):
     had_netns_mount = netns_mounted()    # `ip netns add` makes it at its first use
     host = Netns("hck")
     try:
@@ -134,9 +151,14 @@ def test_network_works_after_restore(counter, tmp_path):
             assert not check or result.returncode == 0, result.stderr
             return result
 
+        rootfs = Path(container.directory) / "rootfs"
+        with open(rootfs / "etc/inittab", "a", encoding="utf-8") as handle:
+            handle.write("::once:/bin/sh -c 'while :; do nc -l -p 7000 -e /bin/cat; done'\n")
         cli("start", container.name)
         wait_for(lambda: len(counts(container)) >= 3, what="the counter")
-        cli("checkpoint", container.name, "--stop")
+        peer = wait_for(lambda: connect(host.path), what="the echo server")
+        assert echo(peer, b"before\n") == b"before\n"
+        cli("checkpoint", container.name, "--stop", "--tcp-established")
         assert not [link for link in host.links() if link.startswith("veth")], \
             "the host end of the veth outlived the stop"
         cli("restore-checkpoint", container.name)
@@ -146,6 +168,8 @@ def test_network_works_after_restore(counter, tmp_path):
         assert cli("attach", container.name, "--", "ping", "-c1", "-W2", "192.0.2.1",
                    check=False).returncode == 0
         assert_continued(container, 3)
+        assert echo(peer, b"after\n") == b"after\n", "the TCP connection did not survive"
+        peer.close()
         cli("stop", "-k", container.name)
     finally:
         host.remove()
