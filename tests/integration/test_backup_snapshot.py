@@ -4,8 +4,10 @@ test makes) with a process writing inside, the freeze window logged; the fallbac
 suspend on a dir rootfs; suspend's frozen second pass; stop mode, refused for a
 container the agent started; a backup interrupted (SIGTERM, SIGKILL) leaves no
 snapshot, mount or frozen cgroup, or the next run and a stop clean up; the agent's
-stop aborts a running backup. The backup is tests/integration/backup_driver.py (the
-view archived with tar)."""
+stop and start abort a running backup; a container its admin froze stays frozen. The
+backups are `hacontain backup` (at --bwlimit where one must be caught halfway), or
+tests/integration/backup_driver.py where a test needs the view held open at a given
+point (the view archived with tar)."""
 
 import json
 import os
