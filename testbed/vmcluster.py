@@ -280,11 +280,12 @@ class VmCluster:
     def recover(self, timeout=600):
         """Back to health after a scenario: every VM up with its link, both online, DRBD
         connected and in sync on both, no action pending."""
+        down = [node for node in self.nodes if not node.alive()]
         for node in self.nodes:
-            if not node.alive():
-                self.start(node.name, timeout)
-        for node in self.nodes:
-            node.sh("ip link set eth0 up")
+            if node not in down:
+                node.sh("ip link set eth0 up")
+        for node in down:
+            self.start(node.name, timeout)
         self.wait_online(timeout)
         in_sync = _until(f'[ "$(drbdadm dstate {DRBD_RESOURCE} 2>/dev/null)" = UpToDate/UpToDate ]',
                          timeout, interval=1)
