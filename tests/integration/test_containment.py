@@ -123,8 +123,11 @@ def test_proc_masks_hide_kernel_state_unless_proc_rw(running):
 
 # -- /sys -------------------------------------------------------------------------
 
-# Safety: remounts the container's own sysfs (its own network namespace's), then back ro.
-REMOUNT_PROBE = "mount -o remount,rw /sys && mount -o remount,ro /sys"
+# Safety: remounts the container's own mount of its own sysfs (its network namespace's)
+# read-write, then back read-only (a bind remount: the seccomp filter refuses the other).
+REMOUNT_PROBE = "mount -o remount,bind,rw /sys && mount -o remount,bind,ro /sys"
+# Safety: the same, of the superblock of the container's own sysfs (its network namespace's).
+SUPERBLOCK_REMOUNT_PROBE = "mount -o remount,rw /sys && mount -o remount,ro /sys"
 
 
 def test_sys_is_read_only_and_remounting_it_needs_sys_admin(running):
@@ -163,7 +166,8 @@ def _kexec_error():
     ("finit_module", _module_error()),
     ("kexec_load", _kexec_error()),
     ("umount_force", "errno=ENOENT (2)"),
-], ids=["module", "kexec", "force-umount"])
+    ("fspick", "ok"),
+], ids=["module", "kexec", "force-umount", "fspick"])
 def test_seccomp_default_profile_refuses_before_the_kernel(running, probe_binary, call, expected_off):
     """On: the default profile answers (EPERM; EACCES for a forced umount, as LXC).
     Off (`lxc.seccomp.profile =` and no capability drops): the call reaches the
@@ -172,6 +176,54 @@ def test_seccomp_default_profile_refuses_before_the_kernel(running, probe_binary
     on = syscall_probe(running(CAPS_OFF), call, probe_binary)
     assert on == ("errno=EACCES (13)" if call == "umount_force" else "errno=EPERM (1)")
     assert syscall_probe(running(CAPS_OFF, SECCOMP_OFF), call, probe_binary) == expected_off
+
+
+@pytest.fixture
+def own_tmpfs(tmp_path):
+    """A tmpfs this test mounts and unmounts: the only filesystem a remount probe
+    may make read-only when the protection is off."""
+    mountpoint = tmp_path / "fs"
+    mountpoint.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "hacontain-test", str(mountpoint)],
+                   check=True)
+    yield mountpoint
+    subprocess.run(["umount", str(mountpoint)], check=True)
+
+
+def _read_only(path):
+    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+
+
+def test_a_container_cannot_make_the_filesystem_under_its_rootfs_read_only(running, own_tmpfs):
+    """`mount -o remount,ro /` (a Debian guest's shutdown does it) reconfigures the
+    filesystem the rootfs directory is on, for the host too; refused by the seccomp
+    program whatever the profile. A bind remount, of the container's mount only, works.
+    Off (no seccomp filter) the probe makes only this test's tmpfs read-only."""
+    def on_tmpfs(*extra):
+        first = running(*extra)
+        rootfs = own_tmpfs / first.name
+        subprocess.run(["cp", "-a", os.path.join(first.directory, "rootfs"), str(rootfs)],
+                       check=True)
+        first.stop(timeout=0, kill=True)
+        with open(os.path.join(first.directory, "config"), "a", encoding="utf-8") as handle:
+            handle.write(f"lxc.rootfs.path = dir:{rootfs}\n")
+        first.start()
+        return first
+
+    protected = on_tmpfs()
+    code, output = probe(protected, "mount -o remount,ro /")
+    assert code != 0 and "permission denied" in output, output
+    assert not _read_only(own_tmpfs)
+    code, output = probe(protected, "mount -o remount,bind,ro / && ! touch /probe")
+    assert code == 0, output
+    assert not _read_only(own_tmpfs)
+    protected.stop(timeout=0, kill=True)
+
+    unprotected = on_tmpfs(SECCOMP_OFF)
+    code, output = probe(unprotected, "mount -o remount,ro /")
+    assert code == 0, output
+    assert _read_only(own_tmpfs), "the container reconfigured the host's filesystem"
+    unprotected.stop(timeout=0, kill=True)
 
 
 @pytest.mark.skipif(not kernel_has("/proc/modules"), reason="this kernel has no module support: "
@@ -451,11 +503,12 @@ def test_userns_refuses_host_privileges_even_with_every_capability(running, user
 
 
 def test_userns_root_cannot_remount_sys_rw(running, userns_running):
-    """Even with sys_admin (in its namespace): the kernel refuses the user namespace's
-    root to remount the sysfs it was given read-only; the same without lxc.idmap works."""
-    code, output = probe(userns_running(CAPS_OFF), REMOUNT_PROBE)
+    """Even with sys_admin (in its namespace) and no seccomp filter: the kernel refuses
+    the user namespace's root to remount the sysfs it was given read-only; the same
+    without lxc.idmap works."""
+    code, output = probe(userns_running(CAPS_OFF, SECCOMP_OFF), SUPERBLOCK_REMOUNT_PROBE)
     assert code != 0 and "permission denied" in output, output
-    code, output = probe(running(CAPS_OFF), REMOUNT_PROBE)
+    code, output = probe(running(CAPS_OFF, SECCOMP_OFF), SUPERBLOCK_REMOUNT_PROBE)
     assert code == 0, output
 
 

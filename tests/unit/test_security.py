@@ -118,6 +118,25 @@ def test_v2_allowlist_and_v1():
     assert run(program, 0) == bpf.RET_ALLOW and run(program, 2) == bpf.RET_KILL_PROCESS
 
 
+MS_RDONLY, MS_REMOUNT, MS_BIND = 0x1, 0x20, 0x1000
+
+
+@pytest.mark.parametrize("text", [seccomp_profile.DEFAULT_PROFILE, "2\ndenylist\n",
+                                  "2\nallowlist\nmount\nfspick\n", "1\nallowlist\n165\n433\n"],
+                         ids=["default", "denylist", "allowlist", "v1"])
+def test_every_profile_refuses_to_reconfigure_a_mounted_filesystem(text):
+    """mount -o remount,ro / in a privileged container would make the host's filesystem
+    read-only: refused whatever the profile; a bind remount (this mount only) is not."""
+    program = seccomp_profile.parse(text).program()
+    mount = NUMBERS["mount"]
+    assert run(program, mount, args=(0, 0, 0, MS_REMOUNT | MS_RDONLY)) == bpf.errno(1)
+    assert run(program, mount, args=(0, 0, 0, 0xC0ED0000 | MS_REMOUNT)) == bpf.errno(1)
+    assert run(program, NUMBERS["fspick"]) == bpf.errno(1)
+    assert run(program, mount, args=(0, 0, 0, MS_REMOUNT | MS_BIND | MS_RDONLY)) == bpf.RET_ALLOW
+    assert run(program, mount, args=(0, 0, 0, MS_BIND)) == bpf.RET_ALLOW
+    assert run(program, mount, args=(0, 0, 0, 0)) == bpf.RET_ALLOW
+
+
 def test_later_rule_for_a_syscall_wins():
     program = seccomp_profile.parse("2\ndenylist\nmknod errno 1\nmknod errno 2\n").program()
     assert run(program, NUMBERS["mknod"]) == bpf.errno(2)

@@ -51,8 +51,10 @@ class Profile:
         self.default, self.rules, self.force_umount = default, rules, force_umount
 
     def program(self):
-        """The packed BPF program."""
-        return bpf.pack(bpf.build(self.rules, self.default, self.force_umount))
+        """The packed BPF program; whatever the profile, it refuses to reconfigure a
+        mounted filesystem (bpf.build's `superblocks`)."""
+        return bpf.pack(bpf.build(self.rules, self.default, self.force_umount,
+                                  superblocks=True))
 
 
 def load(path):

@@ -12,6 +12,8 @@
  *   umount_force  umount2(MNT_FORCE) of a path that does not exist: ENOENT.
  *   handle        open_by_handle_at on fd -1 and no handle: EFAULT after the
  *                 capability check.
+ *   fspick        fspick(2) of the container's / for reconfiguration, closed at
+ *                 once: nothing is reconfigured without fsconfig(2).
  *   tiocsti TEXT  pushes TEXT and a newline (TIOCSTI) into the input of the first
  *                 of fd 0, 1, 2 and /dev/tty that takes it. The test runs it on a
  *                 pty it made, read by a shell it runs itself, and TEXT only writes
@@ -83,7 +85,7 @@ int main(int argc, char **argv)
     if (argc == 3 && !strcmp(argv[1], "tiocsti"))
         return push_input(argv[2]);
     if (argc != 2) {
-        fputs("usage: hcprobe finit_module|kexec_load|settime|umount_force|handle"
+        fputs("usage: hcprobe finit_module|kexec_load|settime|umount_force|handle|fspick"
               "|tiocsti TEXT\n", stderr);
         return 2;
     }
@@ -103,6 +105,12 @@ int main(int argc, char **argv)
         return report(umount2("/hcprobe-does-not-exist", MNT_FORCE));
     if (!strcmp(probe, "handle"))
         return report(syscall(SYS_open_by_handle_at, -1, NULL, O_RDONLY));
+    if (!strcmp(probe, "fspick")) {
+        long fd = syscall(SYS_fspick, AT_FDCWD, "/", 0);
+        if (fd >= 0)
+            close((int)fd);
+        return report(fd >= 0 ? 0 : -1);
+    }
     fprintf(stderr, "unknown probe %s\n", probe);
     return 2;
 }
