@@ -1,11 +1,12 @@
 """A two-node Pacemaker cluster of VM-tier VMs running the whole stack: DRBD, LVM, containers.
 
-    with VmCluster(image) as cluster:        # two linked VMs, Corosync + Pacemaker, fencing on
-        cluster.make_volume_group()          # DRBD r0 on each data disk, VG "ha" on /dev/drbd0
-        cluster.create_container("ct")       # an LV of ha for its rootfs, its config on both nodes
-        cluster.configure(crm_text)          # crm configure input, as the admin loads it
-        node = cluster.wait_started("ct")
-        seconds, survivor = cluster.timed_failover("ct")
+    with VmCluster(image) as cluster:   # two linked VMs provisioned by deploy/node, fencing on
+        cluster.make_volume_group()     # VG "ha" on /dev/drbd0 (DRBD r0 on each data disk)
+        cluster.create_container("ct")  # an LV of ha for its rootfs, its config on both nodes
+        cluster.release_storage()       # VG inactive, DRBD down: Pacemaker's from here
+        cluster.configure(cluster.generated_configuration("ct"))   # hacontain cluster-config
+        node = cluster.wait_started("ct_ct")
+        seconds, survivor = cluster.timed_failover("ct_ct")
 
 The VMs are ha-a (192.0.2.11) and ha-b (192.0.2.12) of testbed.vm.fleet, each
 with its data disk (/dev/vdb) as DRBD backing disk. There is no systemd in
@@ -43,7 +44,7 @@ from testbed.vm.fleet import CHECKOUT, booted
 NAMES = ("ha-a", "ha-b")
 ADDRESSES = ("192.0.2.11", "192.0.2.12")
 BACKING_DISK = "/dev/vdb"
-DRBD_RESOURCE, DRBD_DEVICE, DRBD_PORT = "r0", "/dev/drbd0", 7789
+DRBD_RESOURCE, DRBD_DEVICE = "r0", "/dev/drbd0"
 VG = "ha"
 EXCHANGE = "/run/exchange"          # the exchange folder's mount point in the VMs
 FENCE_DIR = f"{EXCHANGE}/fence"
@@ -94,11 +95,6 @@ class VmNode:
         """Run a shell script in the VM; its stdout, or GuestCommandError with its output."""
         return self.vm.check(["sh", "-c", script], timeout=timeout, input=input,
                              env={"PYTHONDONTWRITEBYTECODE": "1"}).stdout
-
-    def py(self, code, timeout=120):
-        """Run Python code in the VM with the shared checkout on its path; its stdout."""
-        return self.vm.check(["python3", "-c", code], timeout=timeout,
-                             env={"PYTHONPATH": str(CHECKOUT), "PYTHONDONTWRITEBYTECODE": "1"}).stdout
 
     def deploy(self, script_and_args, timeout=120):
         """Run one of deploy/node's scripts (from the shared checkout) in the VM; its stdout."""
