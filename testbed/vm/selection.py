@@ -9,6 +9,9 @@ GUEST_TEST_FILES = (
     "tests/integration/test_cgroup_v2.py",
     "tests/integration/test_containment.py",
     "tests/integration/test_systemd_guest.py",
+)
+# Guest files of the opt-in extended tier (-m vmextended): slower, kept out of the default run.
+EXTENDED_GUEST_TEST_FILES = (
     "tests/vm/guest/test_checkpoint.py",
 )
 
@@ -17,6 +20,6 @@ GUEST_TEST_FILES = (
 GUEST_CACHE = "tests/vm/guest-cache"
 
 
-def present(checkout):
-    """The listed files that exist in ``checkout``."""
-    return [path for path in GUEST_TEST_FILES if (checkout / path).is_file()]
+def present(checkout, files=GUEST_TEST_FILES):
+    """The files of `files` that exist in ``checkout``."""
+    return [path for path in files if (checkout / path).is_file()]

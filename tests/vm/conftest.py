@@ -14,6 +14,21 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 collect_ignore_glob = [] if os.environ.get("HACONTAIN_VM_GUEST") else ["guest/*"]
 
 
+# Opt-in tiers: their tests run only when -m names their marker (pyproject.toml).
+OPT_IN_MARKERS = ("vmcluster", "vmextended")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect the opt-in tiers' tests unless -m names their marker."""
+    wanted = config.option.markexpr or ""
+    left_out = [item for item in items
+                if any(marker in item.keywords and marker not in wanted
+                       for marker in OPT_IN_MARKERS)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item not in left_out]
+
+
 @pytest.fixture(scope="session")
 def checkout():
     """The project checkout, shared read-only into the VMs at the same path."""

@@ -15,7 +15,7 @@ import pytest
 from testbed.vm.fleet import booted
 from test_storage_lvm_containers import HACONTAIN, LXCPATH, SETUP, Guest
 
-pytestmark = pytest.mark.vm
+pytestmark = [pytest.mark.vm, pytest.mark.vmextended]
 
 DUMPDIR = "/tmp/dump"
 LVM_ACTIVATE = "/usr/lib/ocf/resource.d/heartbeat/LVM-activate"

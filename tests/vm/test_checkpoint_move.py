@@ -11,7 +11,7 @@ import pytest
 
 from testbed.vm.fleet import booted
 
-pytestmark = pytest.mark.vm
+pytestmark = [pytest.mark.vm, pytest.mark.vmextended]
 
 NODES = ("drbd-a", "192.0.2.11", "drbd-b", "192.0.2.12")
 STEP_TIMEOUT = 300

@@ -10,7 +10,7 @@ import pytest
 from testbed.cluster_wait import wait_for
 from testbed.vm.fleet import booted
 
-pytestmark = pytest.mark.vm
+pytestmark = [pytest.mark.vm, pytest.mark.vmextended]
 
 NAMES = ("node-a", "node-b")
 DRBD = "--resource r0 --node node-a=192.0.2.11:/dev/vdb --node node-b=192.0.2.12:/dev/vdb"

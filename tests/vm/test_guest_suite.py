@@ -23,9 +23,19 @@ pytestmark = pytest.mark.vm
 
 @pytest.fixture(scope="module")
 def guest_run(vm_image, checkout):
+    return _run_in_a_vm(vm_image, checkout, selection.present(checkout))
+
+
+@pytest.fixture(scope="module")
+def extended_guest_run(vm_image, checkout):
+    return _run_in_a_vm(vm_image, checkout,
+                        selection.present(checkout, selection.EXTENDED_GUEST_TEST_FILES))
+
+
+def _run_in_a_vm(vm_image, checkout, files):
     with guest_probe(), guest_cache(checkout), \
             booted(vm_image, ["guest-tests"], share=checkout) as [vm]:
-        return run_files(vm, checkout, selection.present(checkout))
+        return run_files(vm, checkout, files)
 
 
 @contextmanager
@@ -64,7 +74,17 @@ def guest_cache(checkout):
 
 @pytest.mark.parametrize("path", selection.present(CHECKOUT))
 def test_file_passes_inside_vm(path, guest_run):
-    problems = guest_run.problems(path)
+    _check(guest_run, path)
+
+
+@pytest.mark.vmextended
+@pytest.mark.parametrize("path", selection.present(CHECKOUT, selection.EXTENDED_GUEST_TEST_FILES))
+def test_extended_file_passes_inside_vm(path, extended_guest_run):
+    _check(extended_guest_run, path)
+
+
+def _check(run, path):
+    problems = run.problems(path)
     if problems:
         pytest.fail(f"{path} inside the VM:\n{problems}", pytrace=False)
-    print(guest_run.summary(path))
+    print(run.summary(path))

@@ -8,7 +8,7 @@ from test_storage_lvm_containers import Guest
 
 from testbed.vm.fleet import booted
 
-pytestmark = pytest.mark.vm
+pytestmark = [pytest.mark.vm, pytest.mark.vmextended]
 
 RESOURCE = ("import os; from hacontain.storage import drbd; "
             "drbd.write_resource('r0', drbd.resource_file('r0', 0, 7789, "

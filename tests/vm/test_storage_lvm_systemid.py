@@ -12,7 +12,7 @@ from test_storage_lvm_containers import LXCPATH, Guest
 
 from testbed.vm.fleet import booted
 
-pytestmark = pytest.mark.vm
+pytestmark = [pytest.mark.vm, pytest.mark.vmextended]
 
 LOCAL = ("printf 'global {{ system_id_source = \"lvmlocal\" }}\\n"
          "local {{ system_id = \"{}\" }}\\n' > /etc/lvm/lvmlocal.conf")

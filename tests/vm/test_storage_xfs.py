@@ -9,7 +9,7 @@ from test_storage_lvm_containers import LXCPATH, NAME_AND_MARKER, Guest, lifecyc
 
 from testbed.vm.fleet import booted
 
-pytestmark = pytest.mark.vm
+pytestmark = [pytest.mark.vm, pytest.mark.vmextended]
 
 SETUP = ("modprobe -a dm_mod dm_snapshot dm_thin_pool && pvcreate -q /dev/vdb && "
          "vgcreate -q lxc /dev/vdb && lvcreate -q -y --type thin-pool -L 700M -n pool lxc")

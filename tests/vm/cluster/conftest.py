@@ -8,16 +8,6 @@ from testbed.vmcluster import VmCluster
 MEASURED = []
 
 
-def pytest_collection_modifyitems(config, items):
-    """Opt-in: this tier's tests run only when -m names vmcluster."""
-    if "vmcluster" in (config.option.markexpr or ""):
-        return
-    skipped = [item for item in items if "vmcluster" in item.keywords]
-    if skipped:
-        config.hook.pytest_deselected(items=skipped)
-        items[:] = [item for item in items if "vmcluster" not in item.keywords]
-
-
 @pytest.fixture(scope="module")
 def cluster(vm_image):
     """Two VMs running Corosync + Pacemaker with fencing, container ct on an LV of the
