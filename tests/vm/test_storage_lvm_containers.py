@@ -10,7 +10,7 @@ import pytest
 
 from testbed.vm.fleet import booted
 
-pytestmark = pytest.mark.vm
+pytestmark = [pytest.mark.vm, pytest.mark.vmextended]
 
 LXCPATH = "/tmp/lxc"
 NAME_AND_MARKER = "hostname; cat /root-marker"
