@@ -21,7 +21,7 @@ Anything but these two answers is left to the agent's monitor action.
 
 import sys
 
-from hacontain import paths
+from hacontain import jsontext, paths
 from hacontain.sys import proc
 
 RUNNING, STOPPED = "running", "stopped"
@@ -140,28 +140,9 @@ def reason_line(message, environ):
 def parse_json(text):
     """The JSON value `text` holds, or None when it is not JSON."""
     try:
-        from _json import make_scanner
-    except ImportError:                      # a Python built without the C accelerator
-        import json
-        try:
-            return json.loads(text)
-        except ValueError:
-            return None
-    try:
-        value, end = make_scanner(_ScannerContext())(text, 0)
-    except (StopIteration, ValueError):
+        return jsontext.loads(text)
+    except ValueError:
         return None
-    return value if not text[end:].strip() else None
-
-
-class _ScannerContext:
-    """The attributes the C scanner reads from its decoder (json.JSONDecoder's defaults)."""
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    parse_float = float
-    parse_int = int
-    parse_constant = float                   # NaN, Infinity, -Infinity
 
 
 def _environment():
