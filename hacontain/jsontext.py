@@ -1,8 +1,8 @@
 """JSON text through the standard library's C codec, `_json`, without json's Python
 layers: json.decoder and json.encoder import re (and enum), several milliseconds
 of CPU on every agent action that reads or writes a state file (the depth-0 monitor
-included). Same text and
-same values as json.dumps / json.loads with their defaults."""
+included). Same text and same values as json.dumps / json.loads with their
+defaults."""
 
 import _json
 
