@@ -209,10 +209,11 @@ class VmCluster:
 
     # -- configuration ---------------------------------------------------
 
-    def generated_configuration(self, *names):
-        """`hacontain cluster-config` for containers `names` on ha-a: crm input of the stack."""
-        return self.nodes[0].sh(f"hacontain cluster-config {' '.join(names)} --drbd {DRBD_RESOURCE} --vg {VG}",
-                                timeout=600)
+    def generated_configuration(self, *names, options=""):
+        """`hacontain cluster-config` for containers `names` on ha-a (with `options`, e.g.
+        --filesystem DEV:DIR:FSTYPE): crm input of the stack."""
+        return self.nodes[0].sh(f"hacontain cluster-config {' '.join(names)} --drbd {DRBD_RESOURCE} --vg {VG} "
+                                f"{options}", timeout=600)
 
     def configure(self, crm_text, via=None):
         """Load `crm_text` (crm configure input) over the running configuration."""

@@ -82,6 +82,8 @@ def restore_at_start(params, container, config, budget):
     directory = params.checkpoint_dir or None
     where = directory or checkpoint.default_directory(container, config)
     if not os.path.exists(where):
+        log.log("info", f"container {params.name}: cold start: no checkpoint in {where} "
+                        "(the last stop was not a planned one, or none ran)")
         return None
     began = time.monotonic()
     try:

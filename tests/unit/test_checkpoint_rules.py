@@ -75,3 +75,15 @@ def test_masked_directories_are_found_in_mountinfo(tmp_path, monkeypatch):
         info if path == "/proc/7/mountinfo" else path, *a, **k))
     assert checkpoint._masks(7) == ["/proc/acpi", "/sys/firmware"]
     assert checkpoint.mask_key("/proc/acpi") == "mask-proc-acpi"
+
+
+def test_a_start_without_a_checkpoint_logs_the_cold_start(tmp_path, monkeypatch):
+    """After a crash there is no checkpoint: the agent's log says why it starts cold."""
+    logfile = tmp_path / "agent.log"
+    monkeypatch.setenv("HA_LOGFILE", str(logfile))
+    monkeypatch.setenv("HA_LOGFACILITY", "none")
+    params = Params({"OCF_RESKEY_name": "ct",
+                     "OCF_RESKEY_checkpoint_dir": str(tmp_path / "none-here")})
+    assert checkpoint_move.restore_at_start(params, None, None, 10.0) is None
+    assert f"container ct: cold start: no checkpoint in {tmp_path / 'none-here'}" \
+        in logfile.read_text()
