@@ -8,7 +8,12 @@ same rootfs: the same config file, LXC's own keys added), the two stacks
 taking turns in the same run. Each run crashes the VM running the container
 (qemu killed) and times until Pacemaker reports it running on the survivor
 (polled inside the survivor). The crashed VM then boots again and the
-cluster recovers before the next run. Target: hacontain's median failover
+cluster recovers before the next run; the agents take turns in alternating
+order (run 1: hacontain first, run 2: lxc first, ...). After each crash the
+survivor's Pacemaker log gives the timeline: when fencing completed and how
+long each resource operation of the recovery took (from the controller's
+"Requesting local execution" to its "Result" line), so the difference
+between the agents can be placed. Target: hacontain's median failover
 <= 1.1x lxc's.
 
     /opt/hacontain/venv/bin/python bench/vm_failover.py [--runs 2]
@@ -18,6 +23,7 @@ every step slow: a run takes minutes.
 """
 
 import argparse
+import datetime
 import os
 import statistics
 import sys
@@ -67,11 +73,53 @@ def switch(cluster, configuration):
     return cluster.wait_started(RESOURCE)
 
 
+PACEMAKER_LOG = "/var/log/pacemaker/pacemaker.log"
+REQUEST = "Requesting local execution of "
+RESULT = "Result of "
+
+
+def log_size(node):
+    """Bytes in `node`'s Pacemaker log: where the next run's lines begin."""
+    return int(node.sh(f"stat -c %s {PACEMAKER_LOG}").strip())
+
+
+def timeline(lines, year):
+    """(seconds from the first line, what) for fencing and each operation's duration in the
+    controller's lines `lines` (e.g. "Nov 28 22:33:25.146 node ... notice: Requesting local
+    execution of start operation for ct on ha-b | ..." and its "Result of start ...")."""
+    events, begun, first = [], {}, None
+    for line in lines:
+        try:
+            when = datetime.datetime.strptime(f"{year} {line[:19]}", "%Y %b %d %H:%M:%S.%f")
+        except ValueError:
+            continue
+        first = first or when
+        offset = (when - first).total_seconds()
+        if REQUEST in line:
+            operation = line.split(REQUEST, 1)[1].split(" on ", 1)[0]   # "start operation for X"
+            begun[operation] = when
+        elif RESULT in line and "(log_executor_event)" in line:
+            operation = line.split(RESULT, 1)[1].split(" on ", 1)[0]
+            if operation in begun:
+                took = (when - begun.pop(operation)).total_seconds()
+                events.append((offset, f"{operation}: {took:.1f} s"))
+        elif "Result of fence operation" in line or "Fence operation" in line:
+            events.append((offset, line.split(": ", 1)[-1].split(" | ")[0].strip()[:120]))
+    return events
+
+
 def one_run(cluster):
-    """Crash the VM running the container: seconds until it runs on the survivor."""
+    """Crash the VM running the container: seconds until it runs on the survivor, and the
+    survivor's timeline of the recovery."""
+    victim = cluster.wait_started(RESOURCE)
+    survivor = cluster.node(cluster.other(victim))
+    offset = log_size(survivor)
     seconds, _ = cluster.timed_failover(RESOURCE)
+    lines = survivor.sh(f"tail -c +{offset + 1} {PACEMAKER_LOG} | "
+                        "grep -E 'Requesting local execution|log_executor_event|"
+                        "Result of fence operation|Fence operation'").splitlines()
     cluster.recover()
-    return seconds
+    return seconds, timeline(lines, datetime.date.today().year)
 
 
 def main():
@@ -88,13 +136,18 @@ def main():
         results = {agent: [] for agent in configurations}
         cluster.configure(generated)
         cluster.wait_started(RESOURCE)
+        current = "hacontain"
         for run in range(args.runs):
-            for agent, configuration in configurations.items():
-                if run or agent != "hacontain":
-                    switch(cluster, configuration)
-                seconds = one_run(cluster)
+            order = list(configurations) if run % 2 == 0 else list(reversed(configurations))
+            for agent in order:
+                if agent != current:
+                    switch(cluster, configurations[agent])
+                    current = agent
+                seconds, events = one_run(cluster)
                 results[agent].append(seconds)
                 print(f"run {run + 1} {agent}: failover {seconds:.1f} s", flush=True)
+                for offset, what in events:
+                    print(f"    +{offset:6.1f} s  {what}", flush=True)
     medians = {agent: statistics.median(runs) for agent, runs in results.items()}
     for agent, runs in results.items():
         print(f"{agent}: failover median {medians[agent]:.1f} s over {len(runs)} runs")

@@ -16,6 +16,8 @@ PACKAGES = (
     # The VM cluster (Pacemaker stack, LXC as the peer), backups, checkpoints.
     "pacemaker", "corosync", "crmsh", "resource-agents", "lxc", "criu",
     "zstd", "acl", "attr", "xfsprogs",
+    # Shared volume groups under lvmlockd (sanlock lock manager).
+    "lvm2-lockd", "sanlock",
 )
 
 # Module folders (under lib/modules/VERSION/kernel) no test VM needs.
