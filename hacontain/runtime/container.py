@@ -13,7 +13,7 @@ from hacontain import config as configfile
 from hacontain import paths
 from hacontain.errors import ConfigError, HacontainError, NotFound, StateError, Timeout
 from hacontain.runtime import state as statefile
-from hacontain.runtime.status import FROZEN, read_status
+from hacontain.runtime.status import FROZEN, read_status, rootfs_users
 from hacontain.sys import libc, proc, signals
 
 DEFAULT_INIT = ("/sbin/init",)
@@ -248,8 +248,6 @@ class Container:
         volume = self._volume(config)
         if volume is not None:
             os.makedirs(rootfs, exist_ok=True)     # its mount point, in LXCPATH/NAME
-        else:
-            _refuse_rootfs_in_use(rootfs, self.name)
         interfaces, confinement, cgroup = prepared or (
             self._interfaces(config), containment.from_config(config), self._cgroup(config))
         os.makedirs(statefile.directory(self.name), mode=0o700, exist_ok=True)
@@ -283,10 +281,17 @@ class Container:
             if volume is not None:
                 volume.prepare()        # in the host's cgroup: see storage.newmount
             try:
-                launch = Launch(plan, cgroup, timeout)
+                # A directory rootfs: who else has it as root, scanned while the
+                # first child makes the namespaces (O(processes on the host)).
+                launch = Launch(plan, cgroup, timeout,
+                                meanwhile=None if volume is not None
+                                else lambda: rootfs_users(rootfs))
             finally:
                 if volume is not None:
                     volume.release()    # the init holds its own copy
+            if volume is None:          # the new init, pivoted into it or not, is no user
+                _refuse_rootfs_in_use(rootfs, self.name,
+                                      [pid for pid in launch.found if pid != launch.pid])
             record.pid, record.start_time = launch.pid, proc.start_time(launch.pid)
             record.holder = launch.holder
             containment.save(plan.containment, statefile.containment_record(self.name))
@@ -694,21 +699,25 @@ def _cold_start_stamp(rootfs):
 def _rootfs_user(rootfs):
     """"PID (command)" of a process whose root directory is `rootfs` (the init of a
     container started over it by lxc-start or under another name), or None."""
-    from hacontain.runtime.status import rootfs_users
-    users = rootfs_users(rootfs)
-    if not users:
+    return _first_described(rootfs_users(rootfs))
+
+
+def _first_described(pids):
+    """"PID (command)" of the first of `pids`, or None when there is none."""
+    if not pids:
         return None
     try:
-        with open(f"/proc/{users[0]}/comm", encoding="utf-8", errors="replace") as handle:
-            return f"{users[0]} ({handle.read().strip()})"
+        with open(f"/proc/{pids[0]}/comm", encoding="utf-8", errors="replace") as handle:
+            return f"{pids[0]} ({handle.read().strip()})"
     except OSError:
-        return f"{users[0]} (gone meanwhile)"
+        return f"{pids[0]} (gone meanwhile)"
 
 
-def _refuse_rootfs_in_use(rootfs, name):
-    """A StateError when another running container's root is `rootfs`: a second init
-    would share its filesystem."""
-    user = _rootfs_user(rootfs)
+def _refuse_rootfs_in_use(rootfs, name, users):
+    """A StateError when `users` (PIDs whose root is `rootfs`: status.rootfs_users, the
+    starting init left out) is not empty: a second init would share the filesystem of
+    another running container."""
+    user = _first_described(users)
     if user is not None:
         raise StateError(f"container {name}: rootfs {rootfs} is in use by process {user}, "
                          "the root of another running container (started by lxc-start or "

@@ -15,10 +15,12 @@ whole process group, never kills the container; it keeps the terminals'
 masters, logs the console, records how the init ended and exits with it. It
 stays in the host's mount namespace (it execs its program from there, and the
 init's pivot_root would move its root too). It enters the container's cgroup
-before any fork, so nothing can escape it. The init builds its filesystem
-(in its own mount namespace: nothing shows outside) while the parent records
-state and sets up networking, and execs only on the parent's "exec"; if the
-parent dies first, the pipe's EOF ends it. A close-on-exec pipe reports any
+before any fork, so nothing can escape it. While the holder makes the
+namespaces, the parent does the work its caller gives it for that time (the
+rootfs-in-use scan); the init builds its filesystem (in its own mount
+namespace: nothing shows outside) while the parent records state and sets up
+networking, and execs only on the parent's "exec"; if the parent dies first,
+the pipe's EOF ends it. A close-on-exec pipe reports any
 failure before exec; its EOF means the init command is running.
 
 The holder is the caller's child: a caller that lives on (a test, a daemon)
@@ -78,10 +80,15 @@ class Plan(Record):
 
 
 class Launch:
-    """A started but not yet released container init."""
+    """A started but not yet released container init.
 
-    def __init__(self, plan, cgroup, timeout):
+    `meanwhile`: a callable run right after the fork, while the first child
+    makes the namespaces and forks the init (which does not exec before
+    release()); its result is kept as `found`."""
+
+    def __init__(self, plan, cgroup, timeout, meanwhile=None):
         self.plan, self.timeout = plan, timeout
+        self.found = None
         self.deadline = time.monotonic() + timeout
         sync_r, self._sync_w = os.pipe2(os.O_CLOEXEC)
         self._err_r, err_w = os.pipe2(os.O_CLOEXEC)
@@ -99,6 +106,8 @@ class Launch:
         try:
             if plan.idmap:
                 self._map_ids(pid_r)
+            if meanwhile is not None:
+                self.found = self._meanwhile(meanwhile)
             self.pid, self.holder = struct.unpack("ii", self._read_child(pid_r, 8))
         except BaseException:
             self._close()
@@ -116,6 +125,15 @@ class Launch:
             _reap(self.first_child)
             raise
         os.write(self._sync_w, b"m")
+
+    def _meanwhile(self, work):
+        """`work`'s result; if it fails, the first child (and so the init) is ended."""
+        try:
+            return work()
+        except BaseException:
+            os.kill(self.first_child, signals.SIGKILL)
+            _reap(self.first_child)
+            raise
 
     def _read_child(self, pid_r, want):
         """`want` bytes the first child sends; its error (or a Timeout) if it sends none."""
