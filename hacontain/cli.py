@@ -531,6 +531,9 @@ def backup():
               show_default=True, help="Compression of the archive.")
 @click.option("--threads", type=click.IntRange(min=0), default=0, show_default=True,
               help="zstd threads (0: one per core).")
+@click.option("--checksums", is_flag=True,
+              help="The sha256 of every file in the manifest (always with --compress none; "
+                   "else the compressor's checksum covers the content).")
 @click.option("--exclude-path", "excludes", multiple=True, metavar="GLOB",
               help="Leave out matching paths (a leading / anchors at the container's root; "
                    "repeatable).")
@@ -550,8 +553,9 @@ def backup():
 @click.option("--tmpdir", metavar="DIR",
               help="Where suspend mode's copy of the tree goes (default: the dump directory).")
 @lxcpath_option
-def backup_create(names, all_running, mode, dumpdir, compress, threads, excludes, stdexcludes,
-                  bwlimit, ionice, notes, protected, script, prune_backups, tmpdir, lxcpath):
+def backup_create(names, all_running, mode, dumpdir, compress, threads, checksums, excludes,
+                  stdexcludes, bwlimit, ionice, notes, protected, script, prune_backups, tmpdir,
+                  lxcpath):
     """Back up containers NAME... (or --all-running) to the dump directory."""
     from hacontain.backup import archive, run
     from hacontain.backup.prune import parse_keep
@@ -566,7 +570,8 @@ def backup_create(names, all_running, mode, dumpdir, compress, threads, excludes
                        err=True)
             return
     job = run.Job(list(names), lxcpath, mode, dumpdir,
-                  archive.Settings(compress, threads, tuple(excludes), bwlimit, ionice),
+                  archive.Settings(compress, threads, tuple(excludes), bwlimit, ionice,
+                                   checksums),
                   stdexcludes, notes, protected, script, keep,
                   sys.stderr if sys.stderr.isatty() else None, tmpdir)
     for path in run.run_job(job, click.echo):

@@ -5,11 +5,13 @@ directory and rootfs), `hacontain/config` (the container's config as it was),
 `rootfs/...` (the tree, by GNU tar: numeric owners as on disk, so a shifted-uid rootfs
 stays shifted; xattrs of every namespace, security.capability included; POSIX ACLs;
 hard links; sparse files; device nodes; one filesystem), and last
-`hacontain/manifest.json`: every member's path, type, size, link target and, for files,
-the sha256 of the content (`sha256sum` of the file, holes read as zeros).
+`hacontain/manifest.json`: every member's path, type, size and link target, and with
+sums_files() the sha256 of each file's content (`sha256sum` of the file, holes read as
+zeros); without them the compressor's checksum of the whole stream covers the content.
 
-The tree is read once: tar's output flows through tarstream.Reader, which hashes it
-while passing it to the compressor, and the manifest is appended at the end.
+The tree is read once: tar's output flows through tarstream.Reader, which parses its
+headers (hashing the content when asked) while passing it on to the compressor, a
+buffer at a time, large files by splice(2); the manifest is appended at the end.
 """
 
 import contextlib
@@ -44,12 +46,14 @@ class ArchiveError(HacontainError):
 class Settings:
     """How to write: compressor and its threads (0: one per core), --exclude-path globs
     (a leading / anchors at the container's root, else any directory), bandwidth limit
-    in KiB/s of the tree read, ionice level 0-7 (best effort) or 8 (idle)."""
+    in KiB/s of the tree read, ionice level 0-7 (best effort) or 8 (idle), `checksums`:
+    the sha256 of every file in the manifest (see sums_files)."""
     compress: str = "zstd"
     threads: int = 0
     excludes: tuple = ()
     bwlimit: int | None = None
     ionice: int | None = None
+    checksums: bool = False
 
 
 @dataclasses.dataclass
@@ -80,10 +84,17 @@ def tar_command(root, settings):
 
 def compressor_command(settings):
     if settings.compress == "zstd":
-        return ["zstd", "-q", "-c", f"-T{settings.threads}"]
+        return ["zstd", "-q", "-c", "--check", f"-T{settings.threads}"]
     if settings.compress == "gzip":
         return ["gzip", "-c"]
     return None
+
+
+def sums_files(settings):
+    """Whether the manifest holds the sha256 of every file: asked for (--checksums), or
+    no compressor, whose checksum covers the content otherwise (zstd's XXH64, gzip's
+    CRC-32, both checked on every decompression)."""
+    return settings.checksums or compressor_command(settings) is None
 
 
 def write(root, files, output, settings, on_read=None):
@@ -93,7 +104,7 @@ def write(root, files, output, settings, on_read=None):
     compressor = start_process(compressor_command(settings), stdin=subprocess.PIPE,
                                stdout=output)
     processes = [compressor] if compressor else []
-    sink = io.BufferedWriter(CountingWriter(compressor.stdin if compressor else output), 1 << 20)
+    sink = CountingWriter(compressor.stdin if compressor else output)
     warnings = []
     try:
         records = []
@@ -105,8 +116,9 @@ def write(root, files, output, settings, on_read=None):
         processes.insert(0, tar)
         errors = StderrLines(tar.stderr)
         limiter = _Limiter(settings.bwlimit, on_read)
-        reader = Reader(tar.stdout, limiter)
-        records += reader.members(lambda path: sink.write, trusted=True)
+        reader = Reader(tar.stdout.raw, limiter, copy_to=sink,
+                        digests=sums_files(settings))
+        records += reader.members(lambda path: None, trusted=True)
         while tar.stdout.read(1 << 16):     # the end-of-archive padding: ours follows
             pass
         status = tar.wait()
@@ -117,11 +129,8 @@ def write(root, files, output, settings, on_read=None):
         warnings += errors.lines              # 1: a file changed while read (live pass)
         manifest = json.dumps({"format": 1, "members": [m.record() for m in records]},
                               separators=(",", ":")).encode()
-        sink.write(_member_bytes(MANIFEST, manifest))
-        sink.write(bytes(2 * BLOCK))
-        sink.flush()
-        sink.write(bytes(-sink.raw.count % RECORD))
-        sink.flush()
+        sink.write(_member_bytes(MANIFEST, manifest) + bytes(2 * BLOCK))
+        sink.write(bytes(-sink.count % RECORD))
         if compressor:
             compressor.stdin.close()
             stderr = compressor.stderr.read().decode(errors="replace")
@@ -141,20 +150,29 @@ def write(root, files, output, settings, on_read=None):
 
 
 class CountingWriter(io.RawIOBase):
-    """A raw writer over a file, counting the bytes written."""
+    """A raw writer over a file (each write whole), counting the bytes written."""
 
     def __init__(self, target):
         super().__init__()
-        self.target, self.count = target, 0
+        self.fd = target if isinstance(target, int) else target.fileno()
+        self.count = 0
 
     def writable(self):
         return True
 
     def write(self, data):
-        done = os.write(self.target if isinstance(self.target, int) else self.target.fileno(),
-                        data)
-        self.count += done
-        return done
+        view, size = memoryview(data), len(data)
+        while view:
+            view = view[os.write(self.fd, view):]
+        self.count += size
+        return size
+
+    def splice(self, source, size):
+        """Up to `size` bytes from file descriptor `source` (splice(2): one end a
+        pipe); how many (0 at its end)."""
+        count = os.splice(source, self.fd, size)
+        self.count += count
+        return count
 
 
 def _compressor_failure(compressor):
@@ -318,6 +336,8 @@ def check_manifest(path, members, manifest):
         raise ArchiveError(f"{path}: its manifest is corrupted") from None
     found = [member.record() for member in members]
     for want, got in zip(expected, found):
+        if "sha256" not in want:              # no sums: the compressor's checksum
+            got.pop("sha256", None)
         if want != got:
             if want.get("path") != got["path"]:
                 raise ArchiveError(f"{path}: {got['path']} where the manifest has "

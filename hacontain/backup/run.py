@@ -222,7 +222,8 @@ def _archive(container, job, directory, partial, staging, config_bytes, started,
             root = _suspend_copy(view, staging, job.settings.excludes, log)
         info = {"format": 1, "name": container.name, "time": started.isoformat(),
                 "mode": view.mode, "node": socket.gethostname(),
-                "directory": container.directory, "freeze_ms": view.freeze_ms}
+                "directory": container.directory, "freeze_ms": view.freeze_ms,
+                "file_sha256": archive.sums_files(job.settings)}
         files = {archive.INFO: json.dumps(info).encode(), archive.CONFIG: config_bytes}
         progress = Progress(log, job.terminal, _expected_bytes(root))
         log(f"archiving {root}")

@@ -1,11 +1,11 @@
 """A streaming reader of POSIX (pax) tar archives, as GNU tar writes them: walks the
-members of a stream once, hashing each file's content (sparse files with their holes
-as zeros, so the sum is `sha256sum` of the file), and hands every raw byte it reads to
-a sink chosen per member. The one reader behind backup writing (tar -> here ->
-compressor), verify and restore (decompressor -> here -> tar -x)."""
+members of a stream once, hashing each file's content when asked (sparse files with
+their holes as zeros, so the sum is `sha256sum` of the file), and hands every raw byte
+it reads to a sink chosen per member, or all of them to one writer. The one reader
+behind backup writing (tar -> here -> compressor), verify and restore (decompressor ->
+here -> tar -x)."""
 
 import hashlib
-import io
 
 BLOCK = 512
 CHUNK = 1 << 20
@@ -42,48 +42,120 @@ class Member:
 
 
 class Reader:
-    """Reads a tar stream from binary file `source` (anything with readinto).
+    """Reads a tar stream from binary file `source` (anything with readinto) through a
+    reused buffer of CHUNK bytes.
 
     `members(choose, keep, trusted)` yields each Member after its data is read;
     choose(path) is called once a member's name is known (before its data) and returns
     the callable that gets that member's raw bytes (headers included), or None to drop
-    them; the content of files whose path is in `keep` is kept in Member.content;
-    `trusted`: the stream comes straight from tar (header checksums not checked).
-    `offset` counts the bytes read; on_read(n) is told of them after each member and
-    each chunk of a large one (progress, limits)."""
+    them: it gets views of the reused buffer, to write or copy before it returns. The
+    content of files whose path is in `keep` is kept in Member.content; `trusted`: the
+    stream comes straight from tar (header checksums not checked).
 
-    def __init__(self, source, on_read=None):
-        self.source = io.BufferedReader(source, CHUNK) if not hasattr(source, "peek") else source
-        self.offset = self._reported = 0
-        self.on_read = on_read
+    `copy_to`, when given, is a writer (write(view), splice(fd, size)) that gets every
+    raw byte of the stream before its end-of-archive blocks, in order, a buffer at a
+    time (backup's way to the compressor: no call, no copy per member). `digests`:
+    Member.sha256 of each file's content; without them, with copy_to, file content
+    beyond the buffer goes from `source` (then an unbuffered pipe or file) to copy_to
+    by splice(2), never through this process's memory. `offset` counts the bytes
+    parsed; on_read(n) is told of every n bytes read (progress, limits)."""
 
-    def _read(self, size):
-        data = self.source.read(size)
-        if len(data) != size:
-            raise TarFormatError(f"truncated at byte {self.offset + len(data)} "
-                                 f"(the stream ended inside a member)")
+    def __init__(self, source, on_read=None, copy_to=None, digests=True):
+        self.source = source
+        self._readinto = getattr(source, "readinto1", None) or source.readinto
+        self.buffer = memoryview(bytearray(CHUNK))
+        self.start = self.end = 0      # buffer[start:end]: read from source, not parsed
+        self.copied = 0                # buffer[copied:start]: parsed, not given to copy_to
+        self.offset = 0
+        self.on_read, self.copy_to, self.digests = on_read, copy_to, digests
+
+    def _flush(self):
+        """The parsed bytes still in the buffer to copy_to."""
+        if self.copy_to is not None and self.start > self.copied:
+            self.copy_to.write(self.buffer[self.copied:self.start])
+        self.copied = self.start
+
+    def _refill(self, need=1):
+        """Parsed bytes out, the rest to the buffer's start, then read until `need`
+        bytes are there."""
+        self._flush()
+        left = self.end - self.start
+        if left:
+            self.buffer[:left] = self.buffer[self.start:self.end]
+        self.start, self.end, self.copied = 0, left, 0
+        while self.end < need:
+            count = self._readinto(self.buffer[self.end:])
+            if not count:
+                raise TarFormatError(f"truncated at byte {self.offset + self.end} "
+                                     f"(the stream ended inside a member)")
+            self.end += count
+            if self.on_read is not None:
+                self.on_read(count)
+
+    def _take(self, size):
+        """The next `size` bytes (a copy)."""
+        if self.end - self.start < size:
+            if size > CHUNK:
+                parts = []
+                self._pass(size, lambda piece: parts.append(piece.tobytes()))
+                return b"".join(parts)
+            self._refill(size)
+        start = self.start
+        self.start += size
         self.offset += size
-        return data
+        return self.buffer[start:self.start].tobytes()
 
-    def _report(self):
-        if self.on_read is not None and self.offset > self._reported:
-            self.on_read(self.offset - self._reported)
-            self._reported = self.offset
+    def _pass(self, size, sink, hasher=None, content=0):
+        """The next `size` bytes, piece by piece as the buffer holds them, to sink; the
+        first `content` of them to hasher."""
+        while size:
+            if self.start == self.end:
+                self._refill()
+            step = min(size, self.end - self.start)
+            piece = self.buffer[self.start:self.start + step]
+            self.start += step
+            self.offset += step
+            size -= step
+            if sink is not None:
+                sink(piece)
+            if hasher is not None and content > 0:
+                hasher.update(piece[:content] if content < step else piece)
+                content -= step
+
+    def _splice(self, size):
+        """The next `size` bytes to copy_to, those not in the buffer yet by splice."""
+        step = min(size, self.end - self.start)
+        self.start += step
+        self.offset += step
+        size -= step
+        self._flush()
+        while size:
+            count = self.copy_to.splice(self.source.fileno(), min(size, CHUNK))
+            if not count:
+                raise TarFormatError(f"truncated at byte {self.offset} "
+                                     f"(the stream ended inside a member)")
+            self.offset += count
+            size -= count
+            if self.on_read is not None:
+                self.on_read(count)
 
     def members(self, choose, keep=(), trusted=False):
-        read = self._read
+        take = self._take
         pending, pax, longname, longlink = [], {}, None, None
         while True:
-            self._report()
-            header = read(BLOCK)
-            if header == _EMPTY:
-                return                         # end of archive (the rest is padding)
+            header = take(BLOCK)
+            if header == _EMPTY:               # end of archive (the rest is padding)
+                self.start -= BLOCK
+                self._flush()
+                self.start += BLOCK
+                self.copied = self.start
+                return
             if not trusted:
                 _check_header(header, self.offset - BLOCK)
             kind = header[156:157]
             size = int(pax["size"]) if "size" in pax else _number(header[124:136])
             if kind in _META:
-                body = read(_padded(size))
+                body = take(_padded(size))
                 pending.append(header + body)
                 text = body[:size]
                 if kind == b"x":
@@ -106,50 +178,46 @@ class Reader:
                 yield Member(path, word, content, "", digest)
             elif word == "file" and path in keep:
                 kept = []
-                digest = self._data(size, lambda chunk: (kept.append(chunk), sink and sink(chunk)))
+                digest = self._content(size, lambda piece: (kept.append(piece.tobytes()),
+                                                            sink and sink(piece)), True)
                 yield Member(path, word, size, "", digest, b"".join(kept)[:size])
             elif word == "file":
-                yield Member(path, word, size, "", self._data(size, sink))
+                yield Member(path, word, size, "", self._content(size, sink, self.digests))
             else:
                 if size:
-                    self._data(size, sink, digest=False)
+                    self._pass(_padded(size), sink)
                 linkname = pax.get("linkpath") or longlink or _text(header[157:257])
                 yield Member(path, word, 0 if word == "hardlink" else size, linkname)
             if pending:
                 pending, pax, longname, longlink = [], {}, None, None
 
-    def _data(self, size, sink, digest=True):
-        """Read `size` bytes of content and its padding; its sha256 (hex)."""
+    def _content(self, size, sink, digest):
+        """Pass a file's `size` bytes of content and its padding to sink; their sha256
+        (hex) if `digest`."""
         padded = _padded(size)
-        if padded <= CHUNK:                    # most files: one read
-            chunk = self._read(padded)
+        start = self.start
+        if padded <= self.end - start:         # most files: in the buffer already
+            self.start += padded
+            self.offset += padded
             if sink is not None:
-                sink(chunk)
-            if not digest:
-                return None
-            return hashlib.sha256(memoryview(chunk)[:size] if padded != size
-                                  else chunk).hexdigest()
+                sink(self.buffer[start:self.start])
+            return hashlib.sha256(self.buffer[start:start + size]).hexdigest() if digest \
+                else None
+        if not digest and sink is None and self.copy_to is not None:
+            self._splice(padded)
+            return None
         hasher = hashlib.sha256() if digest else None
-        left, content = padded, size
-        while left:
-            chunk = self._read(min(left, CHUNK))
-            left -= len(chunk)
-            if sink is not None:
-                sink(chunk)
-            if hasher is not None:
-                hasher.update(chunk if content >= len(chunk) else memoryview(chunk)[:content])
-            content = max(content - len(chunk), 0)
-            self._report()
-        return hasher.hexdigest() if hasher else None
+        self._pass(padded, sink, hasher, size)
+        return hasher.hexdigest() if digest else None
 
     def _sparse(self, stored, realsize, sink):
         """A PAX 1.0 sparse member: its map, then the data of each segment. The sha256
-        of the whole file (holes read as zeros) and the file's size."""
+        of the whole file (holes read as zeros; None without digests) and the file's
+        size."""
         raw = b""
         numbers = []
         while True:
-            block = self._read(BLOCK)
-            raw += block
+            raw += self._take(BLOCK)
             lines = raw.split(b"\n")
             try:
                 numbers = [int(line) for line in lines[:-1]]
@@ -161,32 +229,29 @@ class Reader:
                 raise TarFormatError(f"corrupted sparse map before byte {self.offset}")
         if sink is not None:
             sink(raw)
-        hasher, position, used = hashlib.sha256(), 0, len(raw)
+        hasher = hashlib.sha256() if self.digests else None
+        position, used = 0, len(raw)
         for index in range(numbers[0]):
             offset, length = numbers[1 + 2 * index], numbers[2 + 2 * index]
-            _hash_zeros(hasher, offset - position)
-            while length:
-                chunk = self._read(min(length, CHUNK))
-                length -= len(chunk)
-                used += len(chunk)
-                hasher.update(chunk)
-                if sink is not None:
-                    sink(chunk)
-            position = offset + numbers[2 + 2 * index]
-        _hash_zeros(hasher, realsize - position)
+            if offset < position:
+                raise TarFormatError("corrupted sparse map (segments out of order)")
+            if hasher is not None:
+                _hash_zeros(hasher, offset - position)
+            self._pass(length, sink, hasher, length)
+            used += length
+            position = offset + length
+        if realsize < position:
+            raise TarFormatError("corrupted sparse map (segments out of order)")
+        if hasher is not None:
+            _hash_zeros(hasher, realsize - position)
         tail = _padded(stored) - used
         if tail < 0:
             raise TarFormatError(f"corrupted sparse member before byte {self.offset}")
-        if tail:
-            chunk = self._read(tail)
-            if sink is not None:
-                sink(chunk)
-        return hasher.hexdigest(), realsize
+        self._pass(tail, sink)
+        return hasher.hexdigest() if hasher else None, realsize
 
 
 def _hash_zeros(hasher, count):
-    if count < 0:
-        raise TarFormatError("corrupted sparse map (segments out of order)")
     while count:
         step = min(count, CHUNK)
         hasher.update(_ZEROS[:step])

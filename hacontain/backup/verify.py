@@ -19,7 +19,7 @@ def read_checked(path, stream, choose=lambda name: None):
     """Read the tar `stream` of archive `path` whole, passing members to choose(name)'s
     sink (restore's tar -x); ArchiveError unless it matches its manifest. Returns
     (Checked, the content of hacontain/config)."""
-    members, manifest, kept = [], None, {}
+    members, manifest, kept, info = [], None, {}, {}
     reader = Reader(stream)
     for member in reader.members(choose, keep=(archive.MANIFEST, archive.CONFIG, archive.INFO)):
         if manifest is not None:
@@ -27,17 +27,26 @@ def read_checked(path, stream, choose=lambda name: None):
         if member.path == archive.MANIFEST:
             manifest = member.content
             continue
+        if member.path == archive.INFO:
+            info = _info(path, member.content)
+            reader.digests = info.get("file_sha256", True)    # else none in the manifest
         if member.content is not None:
             kept[member.path] = member.content
         members.append(member)
     archive.check_manifest(path, members, manifest)
-    try:
-        info = json.loads(kept.get(archive.INFO, b"{}"))
-    except ValueError:
-        raise archive.ArchiveError(f"{path}: {archive.INFO} is not JSON") from None
     files = [member for member in members if member.type == "file"]
     return Checked(len(members), len(files), sum(m.size for m in files), info), \
         kept.get(archive.CONFIG)
+
+
+def _info(path, content):
+    try:
+        info = json.loads(content)
+    except ValueError:
+        info = None
+    if not isinstance(info, dict):
+        raise archive.ArchiveError(f"{path}: {archive.INFO} is not a JSON object")
+    return info
 
 
 def verify(path):

@@ -3,9 +3,12 @@ or fills up, a container that does not exist, a truncated or corrupted archive f
 verify and restore, bad options) gets a one-line error, no traceback, and leaves
 nothing behind; hooks see vzdump's phases; prune and the listing."""
 
+import io
+import json
 import os
 import shutil
 import subprocess
+import tarfile
 import time
 
 import pytest
@@ -100,6 +103,32 @@ def test_truncated_or_corrupted_archive(made, compress):
             "truncated or corrupted") in line, line
     assert "no such archive" in failing("backup", "verify", os.path.join(dumpdir, "nope.tar"))
     assert "no such archive" in failing("-P", lxcpath, "restore", "/nonexistent.tar.zst", "x")
+
+
+def test_file_checksums(made):
+    """By default the manifest has no sum of the tree's files (zstd's checksum covers the
+    content); with --checksums it has their sha256, so even an archive edited and
+    recompressed (a valid zstd checksum) fails verify, naming the file."""
+    lxcpath, dumpdir, name = made
+    for extra, summed in (((), False), (("--checksums",), True)):
+        path = backup(lxcpath, dumpdir, name, *extra)
+        tar = bytearray(subprocess.run(["zstd", "-d", "-c", path], capture_output=True,
+                                       check=True).stdout)
+        with tarfile.open(fileobj=io.BytesIO(tar)) as members:
+            info = json.load(members.extractfile("hacontain/info.json"))
+            manifest = json.load(members.extractfile("hacontain/manifest.json"))
+        entry = next(m for m in manifest["members"] if m["path"] == "rootfs/etc/passwd")
+        assert info["file_sha256"] is summed and ("sha256" in entry) is summed, entry
+        assert "ok:" in hacontain("backup", "verify", path).stdout
+    at = tar.index(b"root:x:0:0:root:/root:/bin/sh\n")
+    tar[at] ^= 0x20                                     # "Root:x:...", same size
+    edited = os.path.join(dumpdir, "edited.tar.zst")
+    subprocess.run(["zstd", "-q", "-o", edited], input=bytes(tar), check=True)
+    line = failing("backup", "verify", edited)
+    assert "rootfs/etc/passwd: sha256 differs from the manifest" in line, line
+    line = failing("-P", lxcpath, "restore", edited, "restored")
+    assert "rootfs/etc/passwd: sha256 differs" in line, line
+    assert sorted(os.listdir(lxcpath)) == [name]
 
 
 def test_restore_refuses_bad_names_and_backends(made):

@@ -4,12 +4,16 @@ display (backup.progress)."""
 
 import hashlib
 import io
+import json
+import os
 import tarfile
+import threading
 
 import pytest
 
+from hacontain.backup import archive as backup_archive
 from hacontain.backup import progress
-from hacontain.backup.tarstream import Reader, TarFormatError
+from hacontain.backup.tarstream import Member, Reader, TarFormatError
 
 LONG = "d/" + "x" * 150 + "/file-with-a-long-name"
 
@@ -39,7 +43,7 @@ def test_members_paths_types_and_sums(fmt):
     else:
         data, contents = archive(fmt)
     forwarded = []
-    members = list(Reader(io.BytesIO(data)).members(lambda path: forwarded.append))
+    members = list(Reader(io.BytesIO(data)).members(lambda path: copier(forwarded)))
     files = {m.path: m for m in members if m.type == "file"}
     assert set(files) == set(contents)
     for path, content in contents.items():
@@ -50,6 +54,11 @@ def test_members_paths_types_and_sums(fmt):
     assert kinds["null"][0] == "char"
     passed = b"".join(forwarded)                        # every byte before the end blocks
     assert data.startswith(passed) and not data[len(passed):].strip(b"\0")
+
+
+def copier(pieces):
+    """A sink keeping copies (a sink gets views of the reader's reused buffer)."""
+    return lambda piece: pieces.append(bytes(piece))
 
 
 def archive_without_long_link(fmt):
@@ -68,9 +77,92 @@ def test_kept_content_and_a_dropped_member():
     data, contents = archive(tarfile.PAX_FORMAT)
     sink = []
     members = list(Reader(io.BytesIO(data)).members(
-        lambda path: None if path == "big" else sink.append, keep=("a",)))
+        lambda path: None if path == "big" else copier(sink), keep=("a",)))
     assert next(m for m in members if m.path == "a").content == b"hello\n"
     assert bytes(range(256)) * 9000 not in b"".join(sink)
+
+
+class Trickle(io.RawIOBase):
+    """A source giving at most `step` bytes per read (a slow pipe): headers and contents
+    straddle the reader's buffer refills."""
+
+    def __init__(self, data, step):
+        super().__init__()
+        self.data, self.step, self.position = data, step, 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, target):
+        piece = self.data[self.position:self.position + min(self.step, len(target))]
+        target[:len(piece)] = piece
+        self.position += len(piece)
+        return len(piece)
+
+
+class Collector:
+    """A copy_to writer keeping what it gets."""
+
+    def __init__(self):
+        self.pieces = []
+
+    def write(self, view):
+        self.pieces.append(bytes(view))
+
+    def splice(self, source, size):
+        raise AssertionError("no splice while hashing")
+
+
+@pytest.mark.parametrize("step", [97, 511, 7001, 1 << 20])
+def test_copy_to_gets_the_stream_in_order(step):
+    data, contents = archive(tarfile.PAX_FORMAT)
+    copied = Collector()
+    reader = Reader(Trickle(data, step), copy_to=copied)
+    members = list(reader.members(lambda path: None))
+    passed = b"".join(copied.pieces)                    # every byte before the end blocks
+    assert data.startswith(passed) and not data[len(passed):].strip(b"\0")
+    if step == 1 << 20:                                 # a write per buffer, not per member
+        assert len(copied.pieces) <= len(data) // step + 1 < len(members)
+    sums = {m.path: m.sha256 for m in members if m.type == "file"}
+    assert sums == {path: hashlib.sha256(content).hexdigest()
+                    for path, content in contents.items()}
+
+
+def test_without_digests_large_content_is_spliced(tmp_path):
+    data, contents = archive(tarfile.PAX_FORMAT)
+    read_end, write_end = os.pipe()
+    feeder = threading.Thread(target=lambda: (os.write(write_end, data), os.close(write_end)))
+    feeder.start()
+    try:
+        with open(read_end, "rb", buffering=0) as source, \
+                open(tmp_path / "out", "wb") as output:
+            writer = backup_archive.CountingWriter(output)
+            spliced = []
+            splice = writer.splice
+            writer.splice = lambda fd, size: spliced.append(splice(fd, size)) or spliced[-1]
+            members = list(Reader(source, copy_to=writer, digests=False).members(
+                lambda path: None))
+    finally:
+        feeder.join()
+    passed = (tmp_path / "out").read_bytes()
+    assert data.startswith(passed) and not data[len(passed):].strip(b"\0")
+    assert writer.count == len(passed) and sum(spliced) > 0      # "big" (2.3 MB) by splice
+    files = {m.path: (m.size, m.sha256) for m in members if m.type == "file"}
+    assert files == {path: (len(content), None) for path, content in contents.items()}
+
+
+def test_manifest_without_sums_checks_the_entries():
+    member = Member("rootfs/a", "file", 6, "", hashlib.sha256(b"hello\n").hexdigest())
+    summed = json.dumps({"members": [member.record()]}).encode()
+    unsummed = json.dumps({"members": [{"path": "rootfs/a", "type": "file", "size": 6}]})
+    backup_archive.check_manifest("x", [member], summed)
+    backup_archive.check_manifest("x", [member], unsummed.encode())
+    with pytest.raises(backup_archive.ArchiveError, match="rootfs/a: entry differs"):
+        backup_archive.check_manifest("x", [Member("rootfs/a", "file", 7, "", None)],
+                                      unsummed.encode())
+    with pytest.raises(backup_archive.ArchiveError, match="rootfs/a: sha256 differs"):
+        backup_archive.check_manifest("x", [Member("rootfs/a", "file", 6, "", "0" * 64)],
+                                      summed)
 
 
 @pytest.mark.parametrize("cut", [100, 700, 5000, "before the end blocks"])
@@ -78,7 +170,7 @@ def test_truncated_stream(cut):
     data, _ = archive(tarfile.PAX_FORMAT)
     if not isinstance(cut, int):
         passed = []
-        list(Reader(io.BytesIO(data)).members(lambda path: passed.append))
+        list(Reader(io.BytesIO(data)).members(lambda path: copier(passed)))
         cut = len(b"".join(passed))
     with pytest.raises(TarFormatError, match="truncated"):
         list(Reader(io.BytesIO(data[:cut])).members(lambda path: None))
