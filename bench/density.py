@@ -10,7 +10,9 @@ and RUNDIR, started one after the other with `hacontain start --settle 0`
 while the others run: each start is timed, so the last ones start with N-1
 containers, and N-1 host-side veths, already there. Prints the median start
 time of the first and the last 50 and their ratio (target from issue 18:
-last <= 1.1x first at N = 500), the memory per container (its cgroup's
+last <= 1.1x first at N = 500) - and, as the wall time follows the machine's
+load, the CPU time (user + system) of the same starts, first and last 50, and
+the load average before and after -, the memory per container (its cgroup's
 memory.current, which counts the console holder, and the holder's own
 smaps_rollup), then stops and destroys them all and reports what is left
 (veths in the netns, cgroups, RUNDIR entries: all should be 0). Removes
@@ -21,12 +23,14 @@ machine.
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from console_memory import smaps  # noqa: E402
@@ -34,6 +38,7 @@ from network import WITH_NETNS_SYSFS, make_host_netns  # noqa: E402
 
 VETH = ["lxc.net.0.type = veth", "lxc.net.0.link = br0", "lxc.net.0.flags = up"]
 EDGE = 50
+PARALLEL = 4              # creations and removals at a time (not measured)
 
 
 def run(argv, env):
@@ -45,8 +50,11 @@ def run(argv, env):
 
 
 def make(command, names, lxcpath, env):
+    """Create the containers (a few at a time: not measured) with one veth each."""
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        list(pool.map(lambda name: run([command, "-P", lxcpath, "create", name, "-t",
+                                        "busybox"], env), names))
     for name in names:
-        run([command, "-P", lxcpath, "create", name, "-t", "busybox"], env)
         config = os.path.join(lxcpath, name, "config")
         with open(config, encoding="utf-8") as handle:
             lines = [line for line in handle.read().splitlines()
@@ -56,15 +64,23 @@ def make(command, names, lxcpath, env):
 
 
 def start_all(command, names, lxcpath, env):
-    """Start time in seconds of each container, in order."""
-    times = []
+    """(wall time, CPU time of the start command) in seconds of each start, in order."""
+    times, cpu = [], []
     for number, name in enumerate(names, 1):
-        began = time.perf_counter()
+        began, used = time.perf_counter(), _children_cpu()
         run([command, "-P", lxcpath, "start", name, "--settle", "0"], env)
         times.append(time.perf_counter() - began)
+        cpu.append(_children_cpu() - used)
         if number % 100 == 0:
             print(f"{number} started", file=sys.stderr)
-    return times
+    return times, cpu
+
+
+def _children_cpu():
+    """User + system seconds of this process's reaped children (the start commands; the
+    console holders and inits they fork are not theirs to reap)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def memory(command, lxcpath, env):
@@ -75,6 +91,11 @@ def memory(command, lxcpath, env):
     holders = [smaps(statefile.read(row["name"]).holder) for row in rows]
     return (statistics.median(row["memory"] for row in rows),
             {field: statistics.median(h[field] for h in holders) for field in holders[0]})
+
+
+def remove(command, name, lxcpath, env):
+    for action in (["stop", "-k"], ["destroy", "-f"]):
+        subprocess.run([command, "-P", lxcpath, *action, name], env=env, capture_output=True)
 
 
 def leftovers(names, rundir):
@@ -89,12 +110,17 @@ def leftovers(names, rundir):
             "rundir entries": len(os.listdir(rundir)) if os.path.isdir(rundir) else 0}
 
 
-def report(count, times, used, holder, left):
+def report(count, times, cpu, load, used, holder, left):
     first = statistics.median(times[:EDGE]) * 1000
     last = statistics.median(times[-EDGE:]) * 1000
+    cpu_first = statistics.median(cpu[:EDGE]) * 1000
+    cpu_last = statistics.median(cpu[-EDGE:]) * 1000
     print(f"\n{count} busybox containers, one veth each on br0; `hacontain start --settle 0`")
     print(f"  start, first {EDGE}: {first:.1f} ms median; last {EDGE}: {last:.1f} ms median; "
           f"ratio {last / first:.2f}x (target 1.1x: {'met' if last <= 1.1 * first else 'NOT met'})")
+    print(f"  CPU of the start command, first {EDGE}: {cpu_first:.1f} ms median; last {EDGE}: "
+          f"{cpu_last:.1f} ms median; ratio {cpu_last / cpu_first:.2f}x")
+    print(f"  load average (1 min) before the starts {load[0]:.1f}, after {load[1]:.1f}")
     print(f"  memory per container (cgroup memory.current, holder included): "
           f"{used / 1048576:.2f} MiB median")
     print("  console holder (smaps_rollup, KiB, median): "
@@ -111,17 +137,16 @@ def inner(args):
     names = [f"hcd{os.getpid()}x{number}" for number in range(args.containers)]
     try:
         make(args.command, names, lxcpath, env)
-        times = start_all(args.command, names, lxcpath, env)
+        load = [os.getloadavg()[0]]
+        times, cpu = start_all(args.command, names, lxcpath, env)
+        load.append(os.getloadavg()[0])
         used, holder = memory(args.command, lxcpath, env)
     finally:
-        for name in names:
-            subprocess.run([args.command, "-P", lxcpath, "stop", "-k", name], env=env,
-                           capture_output=True)
-            subprocess.run([args.command, "-P", lxcpath, "destroy", "-f", name], env=env,
-                           capture_output=True)
+        with ThreadPoolExecutor(PARALLEL) as pool:
+            list(pool.map(lambda name: remove(args.command, name, lxcpath, env), names))
         left = leftovers(names, rundir)
         shutil.rmtree(work, ignore_errors=True)
-    report(args.containers, times, used, holder, left)
+    report(args.containers, times, cpu, load, used, holder, left)
 
 
 def main():
