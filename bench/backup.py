@@ -9,10 +9,11 @@ it) and a few large files (copies of this machine's /usr/lib binaries, --large-m
 all). Per tree and round, alternating which goes first, the same tree is archived by
 `tar -cf - -C TREE . | zstd -T0 -q > FILE` (the peer), by the archive engine as a
 library call in this process (backup.archive.write: GNU tar with numeric owners,
-xattrs, ACLs, sparse files, through the streaming sha256 manifest into zstd -T0), and
-by the whole `hacontain backup NAME --compress zstd` command on a stopped container
-whose rootfs is the tree (dump directory checks, the read-only view, the log, the
-rename). One warm-up run of each first: every run reads a warm page cache, so this
+xattrs, ACLs, sparse files, through the streaming reader that makes the manifest into
+zstd -T0 --check, the same level, 3), the same with --checksums (the sha256 of every
+file in the manifest), and by the whole `hacontain backup NAME --compress zstd`
+command on a stopped container whose rootfs is the tree (dump directory checks, the
+read-only view, the log, the fsync and rename). All write to the same directory. One warm-up run of each first: every run reads a warm page cache, so this
 measures the work of the archiving, not the disk. Prints medians of the wall time,
 throughput (bytes of the tree's files per second), CPU time (all processes of the run)
 and archive size, with the ratios of throughput and of CPU time (the peer's over
@@ -81,11 +82,13 @@ def peer(tree, output):
     subprocess.run(f"tar -cf - -C {tree} . | zstd -T0 -q -c > {output}", shell=True, check=True)
 
 
-def engine(tree, output):
-    from hacontain.backup import archive
-    with open(output, "wb") as handle:
-        archive.write(tree, {archive.CONFIG: b"lxc.uts.name = bench\n"}, handle,
-                      archive.Settings(threads=0))
+def engine(checksums):
+    def run(tree, output):
+        from hacontain.backup import archive
+        with open(output, "wb") as handle:
+            archive.write(tree, {archive.CONFIG: b"lxc.uts.name = bench\n"}, handle,
+                          archive.Settings(threads=0, checksums=checksums))
+    return run
 
 
 def command(lxcpath, name, dumpdir):
@@ -103,7 +106,8 @@ def command(lxcpath, name, dumpdir):
 def measure(trees, rounds, lxcpath, dumpdir, scratch):
     results = {}
     for label, (tree, name) in trees.items():
-        kinds = {PEER: peer, "archive engine (library call)": engine,
+        kinds = {PEER: peer, "archive engine (library call)": engine(False),
+                 "engine with --checksums": engine(True),
                  "hacontain backup (command)": command(lxcpath, name, dumpdir)}
         rows = results[label] = {kind: [] for kind in kinds}
         output = os.path.join(scratch, "out")
