@@ -5,7 +5,7 @@ they carry the activation-skip flag), or thick with a COW size (the origin must 
 
 import os
 
-from hacontain.errors import NotFound, StorageError
+from hacontain.errors import CommandError, NotFound, StorageError
 from hacontain.storage import backends, block
 from hacontain.storage.command import run, run_json
 
@@ -84,7 +84,9 @@ class Lvm(backends.Volume):
 
 def check_exclusive(vg, lv, spec):
     """VolumeBusy unless VG/LV is this node's alone: a VG with a system ID not this
-    node's, or (lvmlockd: a shared VG) an LV active without the exclusive lock."""
+    node's, or (lvmlockd: a shared VG) an LV whose lock this node's lvmlockd does not
+    hold exclusively (lvs' lv_active_exclusively asks lvmlockd only from lvm 2.03.18 on:
+    before, it says "active exclusively" for an LV active shared)."""
     report = run_json(["vgs", "-o", "vg_name,vg_systemid,vg_lock_type", vg], "read the VG")
     row = report["report"][0]["vg"][0]
     owner = row.get("vg_systemid", "")
@@ -92,10 +94,35 @@ def check_exclusive(vg, lv, spec):
         raise backends.VolumeBusy(f"rootfs {spec}: VG {vg} belongs to system ID {owner}, "
                                   f"not this node's ({local_system_id() or 'none'})")
     if row.get("vg_lock_type", "") in ("sanlock", "dlm", "idm"):
-        report = run_json(["lvs", "-o", "lv_active_exclusively", f"{vg}/{lv}"], "read the LV")
-        if not report["report"][0]["lv"][0].get("lv_active_exclusively"):
+        try:
+            mode = lock_mode(lock_uuid(vg, lv))
+        except CommandError as e:
+            raise backends.VolumeBusy(f"rootfs {spec}: LV {vg}/{lv} is in shared VG {vg}, but "
+                                      f"this node's lvmlockd does not answer ({e})") from None
+        if mode != "ex":
             raise backends.VolumeBusy(f"rootfs {spec}: LV {vg}/{lv} is not active exclusively "
                                       "on this node (lvmlockd: activate it with -aey)")
+
+
+def lock_uuid(vg, lv):
+    """The lv_uuid of the LV whose lvmlockd lock covers VG/LV: a thin LV's pool, a thick
+    snapshot's origin, else its own."""
+    report = run_json(["lvs", "-o", "lv_name,lv_uuid,pool_lv,origin", vg], "read the VG's LVs")
+    rows = {row["lv_name"]: row for row in report["report"][0]["lv"]}
+    if lv not in rows:
+        raise NotFound(f"LV {vg}/{lv} does not exist")
+    holder = rows[lv].get("pool_lv") or rows[lv].get("origin") or lv
+    return rows[holder]["lv_uuid"]
+
+
+def lock_mode(uuid):
+    """The mode (ex, sh, un) of this node's lvmlockd lock on the LV of `uuid`, '' for none:
+    lvmlockctl --info lists it as `LK LV MODE UUID`."""
+    text = run(["lvmlockctl", "--info"], "ask lvmlockd for this node's locks")
+    for words in map(str.split, text.splitlines()):
+        if words[:2] == ["LK", "LV"] and words[3:4] == [uuid]:
+            return words[2]
+    return ""
 
 
 def local_system_id():

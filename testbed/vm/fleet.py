@@ -6,6 +6,7 @@ import tempfile
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from . import commands
 from .machine import BOOT_TIMEOUT, Vm
 from .qemu import Link, VmSpec
 
@@ -17,13 +18,14 @@ LINK_NET = "192.0.2"
 
 @contextmanager
 def booted(image, names, *, linked=False, share=CHECKOUT, memory_mb=512, data_disk_size="256M",
-           boot_timeout=BOOT_TIMEOUT, exchange=False):
+           boot_timeout=BOOT_TIMEOUT, exchange=False, shared_disk_size=None):
     """Boot one VM per name in parallel and yield them as a list; stop and remove them afterwards.
 
     With ``linked`` the two VMs get an Ethernet link (eth0) with 192.0.2.11/24
     and 192.0.2.12/24, carried by qemu UDP sockets on 127.0.0.1. With
     ``exchange`` they all share one host folder read-write (the 9p tag
-    "exchange", each VM's ``spec.exchange``; the guest mounts it itself).
+    "exchange", each VM's ``spec.exchange``; the guest mounts it itself). With
+    ``shared_disk_size`` they all write one raw disk of that size (serial "shared").
     """
     if linked and len(names) != 2:
         raise ValueError(f"a link joins exactly two VMs, not {len(names)}: {names}")
@@ -34,9 +36,13 @@ def booted(image, names, *, linked=False, share=CHECKOUT, memory_mb=512, data_di
         shared = workroot / "exchange" if exchange else None
         if shared:
             shared.mkdir()
+        disk = workroot / "shared.raw" if shared_disk_size else None
+        if disk:
+            commands.run([commands.tool("qemu-img", "qemu-utils"), "create", "-q", "-f", "raw",
+                          disk, shared_disk_size])
         vms = []
         for index, name in enumerate(names):
-            spec = VmSpec(name, memory_mb, data_disk_size, links.get(index), share, shared)
+            spec = VmSpec(name, memory_mb, data_disk_size, links.get(index), share, shared, disk)
             vm = Vm(spec, image, workroot / name)
             cleanup.callback(vm.stop)
             vm.launch()

@@ -26,6 +26,7 @@ class VmSpec:
     link: Link | None = None
     share: Path | None = None  # host folder shared read-only at the same path in the VM
     exchange: Path | None = None  # host folder shared read-write as 9p tag "exchange" (not mounted)
+    shared_disk: Path | None = None  # raw file every VM naming it writes (vdc): a shared SAN LUN
 
 
 def kernel_cmdline(spec):
@@ -60,6 +61,9 @@ def qemu_argv(spec, image, workdir, qemu="qemu-system-x86_64"):
         argv += ["-virtfs", f"local,path={spec.share},mount_tag=host,security_model=none,readonly=on"]
     if spec.exchange:
         argv += ["-virtfs", f"local,path={spec.exchange},mount_tag=exchange,security_model=none"]
+    if spec.shared_disk:  # raw, cached only in the host's page cache: each VM sees the other's writes
+        argv += ["-drive", f"file={spec.shared_disk},if=none,id=shared,format=raw",  # slot 0x10:
+                 "-device", "virtio-blk-pci,drive=shared,share-rw=on,serial=shared,addr=0x10"]  # after vda
     if spec.link:
         link = spec.link
         argv += [
