@@ -8,7 +8,8 @@ here -> tar -x)."""
 import hashlib
 
 BLOCK = 512
-CHUNK = 1 << 20
+CHUNK = 1 << 20                 # the buffer: a header and its pax records fit in it
+READ = 64 << 10                 # at most per read: larger contents stay in the pipe (splice)
 _ZEROS = bytes(CHUNK)
 _EMPTY = bytes(BLOCK)
 TYPES = {b"0": "file", b"\0": "file", b"7": "file", b"1": "hardlink", b"2": "symlink",
@@ -84,7 +85,7 @@ class Reader:
             self.buffer[:left] = self.buffer[self.start:self.end]
         self.start, self.end, self.copied = 0, left, 0
         while self.end < need:
-            count = self._readinto(self.buffer[self.end:])
+            count = self._readinto(self.buffer[self.end:self.end + READ])
             if not count:
                 raise TarFormatError(f"truncated at byte {self.offset + self.end} "
                                      f"(the stream ended inside a member)")
