@@ -10,6 +10,8 @@ controller records a failure (fail-count-RSC#OP_INTERVAL) before the scheduler
 plans the recovery, so a recovery's stop sees it above 0. A stop is taken as
 planned when the fail count of this resource on this node is 0 and the container
 runs; an unknown count (no cluster: the agent run by hand) is not planned.
+crm_failcount may take seconds on a loaded node (15 s seen in a TCG VM), so it
+gets a share of the checkpoint's budget, at least FAILCOUNT_TIMEOUT.
 """
 
 import os
@@ -19,11 +21,13 @@ import time
 from hacontain.errors import HacontainError
 from hacontain.ocf import log
 
-FAILCOUNT_TIMEOUT = 5.0
+FAILCOUNT_TIMEOUT = 5.0          # seconds at least for crm_failcount
+FAILCOUNT_SHARE = 0.25           # of the checkpoint's budget, when that is more
 
 
-def planned(params):
-    """(True, why) when this stop is planned, else (False, why)."""
+def planned(params, timeout=FAILCOUNT_TIMEOUT):
+    """(True, why) when this stop is planned, else (False, why); `timeout`: seconds
+    crm_failcount may take."""
     resource = os.environ.get("OCF_RESOURCE_INSTANCE", "").split(":", 1)[0]
     node = os.environ.get("OCF_RESKEY_CRM_meta_on_node", "")
     if not resource or not node:
@@ -31,7 +35,7 @@ def planned(params):
     try:
         result = subprocess.run(["crm_failcount", "--query", "--resource", resource,
                                  "--node", node], capture_output=True, text=True,
-                                timeout=FAILCOUNT_TIMEOUT, check=False)
+                                timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"the fail count of {resource} could not be read: {exc}"
     value = _failcount(result.stdout)
@@ -57,15 +61,16 @@ def checkpoint_before_stop(params, container, budget):
     from hacontain.runtime import checkpoint
     if not container.status().running:
         return
-    is_planned, why = planned(params)
+    began = time.monotonic()
+    is_planned, why = planned(params, max(FAILCOUNT_TIMEOUT, budget * FAILCOUNT_SHARE))
     if not is_planned:
         log.log("info", f"container {params.name}: no checkpoint, not a planned stop: {why}")
         return
     log.log("info", f"container {params.name}: a planned stop ({why}): checkpointing it")
     directory = params.checkpoint_dir or None
-    began = time.monotonic()
     try:
-        checkpoint.checkpoint(container, directory, stop=True, timeout=budget)
+        checkpoint.checkpoint(container, directory, stop=True,
+                              timeout=budget - (time.monotonic() - began))
     except HacontainError as exc:
         log.log("warn", f"container {params.name}: checkpoint failed, stopping it normally: "
                         f"{exc}")

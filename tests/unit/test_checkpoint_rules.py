@@ -87,3 +87,18 @@ def test_a_start_without_a_checkpoint_logs_the_cold_start(tmp_path, monkeypatch)
     assert checkpoint_move.restore_at_start(params, None, None, 10.0) is None
     assert f"container ct: cold start: no checkpoint in {tmp_path / 'none-here'}" \
         in logfile.read_text()
+
+
+def test_crm_failcount_gets_the_time_it_is_given(monkeypatch, tmp_path):
+    """On a loaded node crm_failcount takes seconds: a timeout makes the stop unplanned,
+    a longer one (a share of the checkpoint's budget) waits for its answer."""
+    script = tmp_path / "crm_failcount"
+    script.write_text("#!/bin/sh\nsleep 1\necho 'scope=status  name=fail-count-ct value=0'\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setenv("OCF_RESOURCE_INSTANCE", "ct")
+    monkeypatch.setenv("OCF_RESKEY_CRM_meta_on_node", "node1")
+    params = Params({"OCF_RESKEY_name": "ct"})
+    planned, why = checkpoint_move.planned(params, timeout=0.2)
+    assert not planned and "timed out" in why
+    assert checkpoint_move.planned(params, timeout=10)[0]
