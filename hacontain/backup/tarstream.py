@@ -54,11 +54,11 @@ class Reader:
     stream comes straight from tar (header checksums not checked).
 
     `copy_to`, when given, is a writer (write(view), splice(fd, size)) that gets every
-    raw byte of the stream before its end-of-archive blocks, in order, a buffer at a
-    time (backup's way to the compressor: no call, no copy per member). `digests`:
-    Member.sha256 of each file's content; without them, with copy_to, file content
-    beyond the buffer goes from `source` (then an unbuffered pipe or file) to copy_to
-    by splice(2), never through this process's memory. `offset` counts the bytes
+    raw byte of the stream before its end-of-archive blocks, in order, a read (at most
+    READ bytes) at a time (backup's way to the compressor: no call, no copy per
+    member). `digests`: Member.sha256 of each file's content; without them, with
+    copy_to, the part of a file's content not read yet goes from `source` (then an
+    unbuffered pipe) to copy_to by splice(2), never through this process's memory. `offset` counts the bytes
     parsed; on_read(n) is told of every n bytes read (progress, limits)."""
 
     def __init__(self, source, on_read=None, copy_to=None, digests=True):
