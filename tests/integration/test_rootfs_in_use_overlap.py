@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from clitools import HACONTAIN, cgroups_named, mounts_below, unique_name
+from clitools import HACONTAIN, cgroups_named, mounts_below
 from hacontain.errors import HacontainError, StateError
 from hacontain.runtime import container as container_module
 from hacontain.runtime import state as statefile
