@@ -111,8 +111,10 @@ def healthy(cluster):
 
 def counts(cluster, node, name):
     """(how many times the counter started, its values since it last started), the
-    last line (maybe half written) left out."""
-    lines = cluster.node(node).sh(f"cat {rootfs(name)}/counts").split()[:-1]
+    last line (maybe half written) left out. A crash can leave NUL bytes where the
+    file's last blocks were not written yet: they end a line."""
+    text = cluster.node(node).sh(f"cat {rootfs(name)}/counts").replace("\x00", "\n")
+    lines = text.split()[:-1]
     starts = [i for i, line in enumerate(lines) if line == "start"]
     return len(starts), [int(v) for v in lines[starts[-1] + 1:]]
 
@@ -120,7 +122,7 @@ def counts(cluster, node, name):
 def wait_counts(cluster, node, name, at_least):
     """Wait until container `name`'s counter on `node` wrote `at_least` values since it
     last started."""
-    since_start = f"awk '/^start$/ {{n = 0; next}} {{n++}} END {{print n + 0}}' {rootfs(name)}/counts"
+    since_start = f"awk '/start$/ {{n = 0; next}} {{n++}} END {{print n + 0}}' {rootfs(name)}/counts"
     cluster.node(node).sh(
         f"deadline=$(( $(date +%s) + {STEP} )); "
         f"until [ \"$({since_start} 2>/dev/null || echo 0)\" -gt {at_least} ]; do "
