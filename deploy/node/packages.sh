@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what a node of the container stack needs, as root, on Debian 12:
 # Pacemaker, Corosync, crmsh and pcs, DRBD's utilities, LVM, the resource and
-# fence agents, then hacontain itself (deploy/install.sh).
+# fence agents (with psmisc, whose fuser ocf:heartbeat:Filesystem needs: Debian's
+# resource-agents only recommends it), then hacontain itself (deploy/install.sh).
 #
 #   bash deploy/node/packages.sh [--without PACKAGE]... [--root DIR] [SOURCE]
 #
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
 done
 need_root
 
-read -r -a packages <<< "${NODE_PACKAGES:-pacemaker corosync crmsh pcs drbd-utils lvm2 resource-agents fence-agents}"
+read -r -a packages <<< "${NODE_PACKAGES:-pacemaker corosync crmsh pcs drbd-utils lvm2 resource-agents psmisc fence-agents}"
 missing=()
 for p in "${packages[@]}"; do
     case " ${without[*]-} " in *" $p "*) continue ;; esac

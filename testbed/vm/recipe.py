@@ -14,7 +14,7 @@ PACKAGES = (
     "busybox-static", "procps", "e2fsprogs", "util-linux", "iputils-ping",
     "python3-click", "python3-lxml", "python3-psutil", "python3-pyroute2", "python3-pytest",
     # The VM cluster (Pacemaker stack, LXC as the peer), backups, checkpoints.
-    "pacemaker", "corosync", "crmsh", "resource-agents", "lxc", "criu",
+    "pacemaker", "corosync", "crmsh", "resource-agents", "psmisc", "lxc", "criu",
     "zstd", "acl", "attr", "xfsprogs",
     # Shared volume groups under lvmlockd (sanlock lock manager).
     "lvm2-lockd", "sanlock",

@@ -66,9 +66,7 @@ def make_container(cluster, name, template):
 def cluster(vm_image):
     """The VM cluster with containers ct (busybox) and deb (debian) on the Filesystem
     LV, checkpoint_on_move=true on both; the Debian rootfs comes from the host's
-    cached tarball (the VMs have no network for debootstrap). The VM image lacks psmisc,
-    whose fuser ocf:heartbeat:Filesystem requires (without, it reports "not installed"):
-    busybox's fuser stands in."""
+    cached tarball (the VMs have no network for debootstrap)."""
     from hacontain.templates import debian
     with VmCluster(vm_image, data_disk_size="768M") as made:
         made.make_volume_group()
@@ -84,8 +82,7 @@ def cluster(vm_image):
         shutil.rmtree(cache)
         first.sh(f"umount {MOUNT}")
         for node in made.nodes:
-            node.sh(f"mkdir -p {MOUNT} && {{ command -v fuser > /dev/null || ln -s "
-                    f"/bin/busybox /usr/bin/fuser; }}")
+            node.sh(f"mkdir -p {MOUNT}")
         made.release_storage()
         text = made.generated_configuration(*CONTAINERS,
                                             options=f"--filesystem /dev/{VG}/{LV}:{MOUNT}:ext4")
