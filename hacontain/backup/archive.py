@@ -1,4 +1,4 @@
-"""Backup archives: one POSIX tar stream, compressed (zstd with threads, gzip, none).
+"""Backup archives: a POSIX tar stream, compressed (zstd with threads, gzip, none).
 
 Members, in order: `hacontain/info.json` (container, time, mode, node, original
 directory and rootfs), `hacontain/config` (the container's config as it was),
@@ -9,9 +9,12 @@ hard links; sparse files; device nodes; one filesystem), and last
 sums_files() the sha256 of each file's content (`sha256sum` of the file, holes read as
 zeros); without them the compressor's checksum of the whole stream covers the content.
 
-The tree is read once: tar's output flows through tarstream.Reader, which parses its
-headers (hashing the content when asked) while passing it on to the compressor, a
-buffer at a time, large files by splice(2); the manifest is appended at the end.
+The tree is read once. By default tar writes straight into the compressor and lists
+every member it writes (tarlisting), which makes the manifest; it follows tar's
+end-of-archive blocks (`tar --ignore-zeros` lists it). With file sums or a bandwidth
+limit tar's output flows through tarstream.Reader, which parses its headers (hashing
+the content, holding the reading back) while passing it on to the compressor, a buffer
+at a time, large files by splice(2); the manifest is appended at the end.
 """
 
 import contextlib
@@ -21,13 +24,17 @@ import hashlib
 import io
 import json
 import os
+import select
+import signal
 import subprocess
 import tarfile
 import threading
 import time
 
+from hacontain.backup import tarlisting
 from hacontain.backup.tarstream import BLOCK, Member, Reader, TarFormatError
 from hacontain.errors import HacontainError, NotInstalled
+from hacontain.sys import libc
 
 SUFFIXES = {"zstd": ".tar.zst", "gzip": ".tar.gz", "none": ".tar"}
 STDEXCLUDES = ("/tmp/?*", "/var/tmp/?*", "/var/run/?*.pid")     # vzdump's --stdexcludes
@@ -35,6 +42,8 @@ INFO, CONFIG, MANIFEST = "hacontain/info.json", "hacontain/config", "hacontain/m
 ROOTFS = "rootfs/"
 RECORD = 10240                  # tar's record: the archive's length is a multiple of it
 PIPE_SIZE = 1 << 20             # fewer wake-ups between tar, the reader and the compressor
+PROGRESS_POLL = 0.2             # s between looks at how much tar read
+_PR_SET_PDEATHSIG = 1
 _MAGIC = {b"\x28\xb5\x2f\xfd": "zstd", b"\x1f\x8b": "gzip"}
 
 
@@ -64,8 +73,9 @@ class Written:
     warnings: list
 
 
-def tar_command(root, settings):
-    """GNU tar writing the tree `root` as `rootfs/...` on stdout."""
+def tar_command(root, settings, listing_fd=None):
+    """GNU tar writing the tree `root` as `rootfs/...` on stdout; with `listing_fd`, its
+    listing of every member to that file descriptor (tarlisting)."""
     argv = ["tar", "-c", "-f", "-", "--format=posix", "--blocking-factor=2048",
             "--numeric-owner", "--xattrs", "--xattrs-include=*", "--acls", "--sparse",
             "--sparse-version=1.0", "--pax-option=delete=atime,delete=ctime",
@@ -75,6 +85,8 @@ def tar_command(root, settings):
     floating = [glob for glob in settings.excludes if not glob.startswith("/")]
     argv += ["--anchored"] + [f"--exclude=.{glob}" for glob in anchored]
     argv += ["--no-anchored"] + [f"--exclude={glob}" for glob in floating]
+    if listing_fd is not None:
+        argv += [*tarlisting.OPTIONS, f"--index-file=/dev/fd/{listing_fd}"]
     argv += ["-C", str(root), "."]
     if settings.ionice is not None:
         argv = (["ionice", "-c", "3"] if settings.ionice >= 8 else
@@ -100,53 +112,108 @@ def sums_files(settings):
 def write(root, files, output, settings, on_read=None):
     """Write the archive of tree `root` to binary file `output`: the members `files`
     ({path: bytes}, e.g. INFO and CONFIG) first, then the tree, then the manifest.
-    on_read(n) is called for every n bytes of the tree read (progress)."""
+    on_read(n) is called for every n bytes of the tree read (progress).
+
+    tar writes straight into the compressor, and lists what it wrote for the manifest
+    (the manifest then follows tar's end-of-archive blocks); with file sums or a
+    bandwidth limit its output goes through tarstream.Reader instead (hashing,
+    holding back), which leaves its end-of-archive blocks out."""
     compressor = start_process(compressor_command(settings), stdin=subprocess.PIPE,
                                stdout=output)
     processes = [compressor] if compressor else []
     sink = CountingWriter(compressor.stdin if compressor else output)
-    warnings = []
     try:
         records = []
         for path, data in files.items():
             sink.write(_member_bytes(path, data))
             records.append(Member(path, "file", len(data), "", hashlib.sha256(data).hexdigest()))
-        tar = start_process(tar_command(root, settings), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
-        processes.insert(0, tar)
-        errors = StderrLines(tar.stderr)
-        limiter = _Limiter(settings.bwlimit, on_read)
-        reader = Reader(tar.stdout.raw, limiter, copy_to=sink,
-                        digests=sums_files(settings))
-        records += reader.members(lambda path: None, trusted=True)
-        while tar.stdout.read(1 << 16):     # the end-of-archive padding: ours follows
-            pass
-        status = tar.wait()
-        errors.join()
-        if status not in (0, 1):
-            raise ArchiveError(f"tar of {root} failed (exit {status}): "
-                               f"{tar_error(errors.lines) or 'no message'}")
-        warnings += errors.lines              # 1: a file changed while read (live pass)
+        relayed = sums_files(settings) or settings.bwlimit
+        tree, warnings = (_relayed if relayed else _direct)(root, sink, settings, on_read,
+                                                             processes, compressor)
+        records += tree
         manifest = json.dumps({"format": 1, "members": [m.record() for m in records]},
                               separators=(",", ":")).encode()
-        sink.write(_member_bytes(MANIFEST, manifest) + bytes(2 * BLOCK))
-        sink.write(bytes(-sink.count % RECORD))
+        ending = _member_bytes(MANIFEST, manifest) + bytes(2 * BLOCK)
+        sink.write(ending + bytes(-(sink.count + len(ending)) % RECORD))
         if compressor:
             compressor.stdin.close()
             stderr = compressor.stderr.read().decode(errors="replace")
             if compressor.wait() != 0:
                 raise ArchiveError(f"{compressor.args[0]} failed: "
                                    f"{last_line(stderr.splitlines())}")
-        return Written(len(records) + 1, reader.offset, _size(output), warnings)
+        read = sum(member.size for member in tree if member.type == "file")
+        return Written(len(records) + 1, read, _size(output), warnings)
     except BrokenPipeError:
         raise _compressor_failure(compressor) from None
     except TarFormatError as exc:
         raise ArchiveError(f"tar's output of {root}: {exc}") from None
+    except tarlisting.ListingError as exc:
+        raise ArchiveError(f"archiving {root}: {exc}") from None
     finally:
         for process in processes:
             if process.poll() is None:
                 process.kill()
             process.wait()
+
+
+def _direct(root, sink, settings, on_read, processes, compressor):
+    """tar of `root` writing into `sink`'s file descriptor (the compressor's pipe), its
+    listing read meanwhile; (the tree's Members, tar's warnings)."""
+    listing_fd, listing_end = os.pipe()
+    try:
+        tar = start_process(tar_command(root, settings, listing_end), stdout=sink.fd,
+                            stderr=subprocess.PIPE, pass_fds=(listing_end,),
+                            env={**os.environ, **tarlisting.ENVIRONMENT},
+                            preexec_fn=_die_with_parent)
+    except BaseException:
+        os.close(listing_fd)
+        raise
+    finally:
+        os.close(listing_end)
+    processes.insert(0, tar)
+    errors = StderrLines(tar.stderr)
+    listing = tarlisting.Listing(lambda path: ROOTFS[:-1] + path.removeprefix("."))
+    progress = _ReadProgress(tar.pid, on_read)
+    with open(listing_fd, "rb", buffering=0) as stream:
+        while True:
+            if select.select([stream], [], [], PROGRESS_POLL)[0]:
+                chunk = stream.read(1 << 16)
+                if not chunk:
+                    break
+                listing.feed(chunk)
+            progress.poll()
+    status = tar.wait()
+    errors.join()
+    _check_tar(root, status, errors.lines, compressor)
+    listing.close()
+    return listing.members, errors.lines
+
+
+def _relayed(root, sink, settings, on_read, processes, compressor):
+    """tar of `root` read by tarstream.Reader on its way to `sink` (hashing when the
+    manifest sums files, held to --bwlimit); (the tree's Members, tar's warnings)."""
+    tar = start_process(tar_command(root, settings), stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE)
+    processes.insert(0, tar)
+    errors = StderrLines(tar.stderr)
+    reader = Reader(tar.stdout.raw, _Limiter(settings.bwlimit, on_read), copy_to=sink,
+                    digests=sums_files(settings))
+    members = list(reader.members(lambda path: None, trusted=True))
+    status = tar.wait()
+    errors.join()
+    _check_tar(root, status, errors.lines, compressor)
+    return members, errors.lines
+
+
+def _check_tar(root, status, lines, compressor):
+    """ArchiveError for a failed tar (exit 1: a file changed while read, a warning);
+    the compressor's own failure when it broke tar's pipe (a full disk)."""
+    if status in (0, 1):
+        return
+    if compressor is not None and compressor.poll() is not None:
+        raise _compressor_failure(compressor)
+    raise ArchiveError(f"tar of {root} failed (exit {status}): "
+                       f"{tar_error(lines) or 'no message'}")
 
 
 class CountingWriter(io.RawIOBase):
@@ -238,6 +305,31 @@ def _size(output):
         return os.fstat(output.fileno()).st_size
     except (OSError, AttributeError, io.UnsupportedOperation):
         return 0
+
+
+def _die_with_parent():
+    """In tar's child process: SIGKILL when the backup dies, so a backup killed outright
+    leaves no tar writing on (tar writes into the compressor, not into the backup)."""
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class _ReadProgress:
+    """on_read(n) for every n bytes process `pid` read (its rchar in /proc/PID/io)."""
+
+    def __init__(self, pid, on_read):
+        self.path, self.on_read, self.seen = f"/proc/{pid}/io", on_read, 0
+
+    def poll(self):
+        if self.on_read is None:
+            return
+        try:
+            with open(self.path, "rb") as handle:
+                total = int(handle.readline().split()[1])
+        except (OSError, IndexError, ValueError):
+            return                            # tar has ended, or /proc is not readable
+        if total > self.seen:
+            self.on_read(total - self.seen)
+            self.seen = total
 
 
 class _Limiter:

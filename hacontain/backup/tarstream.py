@@ -1,9 +1,11 @@
 """A streaming reader of POSIX (pax) tar archives, as GNU tar writes them: walks the
 members of a stream once, hashing each file's content when asked (sparse files with
 their holes as zeros, so the sum is `sha256sum` of the file), and hands every raw byte
-it reads to a sink chosen per member, or all of them to one writer. The one reader
-behind backup writing (tar -> here -> compressor), verify and restore (decompressor ->
-here -> tar -x)."""
+it reads to a sink chosen per member, or all of them to one writer. Archives one after
+the other in a stream read as one (as GNU tar's --ignore-zeros reads them: a backup's
+manifest follows the end of tar's own archive). The one reader behind backup writing
+with checksums or a bandwidth limit (tar -> here -> compressor), verify and restore
+(decompressor -> here -> tar -x)."""
 
 import hashlib
 
@@ -54,12 +56,13 @@ class Reader:
     stream comes straight from tar (header checksums not checked).
 
     `copy_to`, when given, is a writer (write(view), splice(fd, size)) that gets every
-    raw byte of the stream before its end-of-archive blocks, in order, a read (at most
-    READ bytes) at a time (backup's way to the compressor: no call, no copy per
+    raw byte of the stream's members (not the end-of-archive blocks), in order, a read
+    (at most READ bytes) at a time (backup's way to the compressor: no call, no copy per
     member). `digests`: Member.sha256 of each file's content; without them, with
     copy_to, the part of a file's content not read yet goes from `source` (then an
-    unbuffered pipe) to copy_to by splice(2), never through this process's memory. `offset` counts the bytes
-    parsed; on_read(n) is told of every n bytes read (progress, limits)."""
+    unbuffered pipe) to copy_to by splice(2), never through this process's memory.
+    `offset` counts the bytes parsed; on_read(n) is told of every n bytes read
+    (progress, limits)."""
 
     def __init__(self, source, on_read=None, copy_to=None, digests=True):
         self.source = source
@@ -76,9 +79,9 @@ class Reader:
             self.copy_to.write(self.buffer[self.copied:self.start])
         self.copied = self.start
 
-    def _refill(self, need=1):
+    def _refill(self, need=1, end_ok=False):
         """Parsed bytes out, the rest to the buffer's start, then read until `need`
-        bytes are there."""
+        bytes are there; False if the stream ends first and `end_ok`."""
         self._flush()
         left = self.end - self.start
         if left:
@@ -86,12 +89,27 @@ class Reader:
         self.start, self.end, self.copied = 0, left, 0
         while self.end < need:
             count = self._readinto(self.buffer[self.end:self.end + READ])
+            if not count and end_ok:
+                return False
             if not count:
                 raise TarFormatError(f"truncated at byte {self.offset + self.end} "
                                      f"(the stream ended inside a member)")
             self.end += count
             if self.on_read is not None:
                 self.on_read(count)
+        return True
+
+    def _next_archive(self):
+        """After an end-of-archive block: past the zero blocks that follow (its padding),
+        whether another archive follows (as GNU tar's --ignore-zeros reads on)."""
+        while True:
+            self.copied = self.start                 # zeros never go to copy_to
+            if self.end - self.start < BLOCK and not self._refill(BLOCK, end_ok=True):
+                return False
+            if self.buffer[self.start:self.start + BLOCK] != _EMPTY:
+                return True
+            self.start += BLOCK
+            self.offset += BLOCK
 
     def _take(self, size):
         """The next `size` bytes (a copy)."""
@@ -145,12 +163,13 @@ class Reader:
         pending, pax, longname, longlink = [], {}, None, None
         while True:
             header = take(BLOCK)
-            if header == _EMPTY:               # end of archive (the rest is padding)
+            if header == _EMPTY:               # end of an archive: padding, maybe another
                 self.start -= BLOCK
                 self._flush()
                 self.start += BLOCK
-                self.copied = self.start
-                return
+                if not self._next_archive():
+                    return
+                continue
             if not trusted:
                 _check_header(header, self.offset - BLOCK)
             kind = header[156:157]

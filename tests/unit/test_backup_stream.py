@@ -1,6 +1,7 @@
 """The streaming tar reader behind backup, verify and restore (backup.tarstream) on
-archives Python's tarfile writes (ustar, GNU long names, pax), and the progress
-display (backup.progress)."""
+archives Python's tarfile writes (ustar, GNU long names, pax), tar's listing read into
+the manifest (backup.tarlisting) against what the real GNU tar writes for odd names,
+and the progress display (backup.progress)."""
 
 import hashlib
 import io
@@ -12,7 +13,7 @@ import threading
 import pytest
 
 from hacontain.backup import archive as backup_archive
-from hacontain.backup import progress, tarstream
+from hacontain.backup import progress, tarlisting, tarstream, verify
 from hacontain.backup.tarstream import Member, Reader, TarFormatError
 
 LONG = "d/" + "x" * 150 + "/file-with-a-long-name"
@@ -182,6 +183,84 @@ def test_corrupted_header():
     damaged[3] ^= 0x20                                  # the first header's name
     with pytest.raises(TarFormatError, match="checksum"):
         list(Reader(io.BytesIO(bytes(damaged))).members(lambda path: None))
+
+
+def test_archives_one_after_the_other_read_as_one():
+    """A backup's manifest follows the end of tar's own archive (its zero blocks and
+    padding): read on, the zeros given to no sink."""
+    first, _ = archive(tarfile.PAX_FORMAT)
+    second, _ = archive(tarfile.GNU_FORMAT)
+    passed = []
+    members = list(Reader(io.BytesIO(first + second)).members(lambda path: copier(passed)))
+    assert [m.path for m in members] == 2 * [m.path for m in Reader(
+        io.BytesIO(first)).members(lambda path: None)]
+    assert b"\0" * 1024 not in b"".join(passed)
+
+
+ODD_NAMES = [b"with space", b"new\nline", b"back\\slash", b'q"uote', b"a -> b",
+             b"x link to y", b"tab\tname", b"not utf-8 \xff\xfe", "ünïcode".encode(),
+             b"bell\a and del\x7f", b"?? trigraph", b"l" * 200]
+
+
+def odd_tree(root):
+    """A tree whose every name and link target is one tar's listing must quote."""
+    for name in ODD_NAMES:
+        folder = os.path.join(root, b"dir " + name)
+        os.makedirs(folder)
+        with open(os.path.join(folder, name), "wb") as handle:
+            handle.write(name * 3)
+        os.symlink(name + b" target", os.path.join(folder, b"sym " + name))
+        os.link(os.path.join(folder, name), os.path.join(folder, b"hard " + name))
+    with open(os.path.join(root, b"sparse"), "wb") as handle:
+        handle.truncate(8 << 20)
+        handle.seek(3 << 20)
+        handle.write(b"island")
+
+
+@pytest.mark.parametrize("compress", ["gzip", "zstd"])
+def test_manifest_from_tars_listing_matches_the_archive(tmp_path, compress):
+    """The real GNU tar writing straight into the compressor: the manifest made from
+    its listing is member for member what verify reads back from the archive, and has
+    every name of the tree exactly (bytes as on disk)."""
+    tree = os.fsencode(tmp_path / "tree")
+    odd_tree(tree)
+    path = str(tmp_path / f"out{backup_archive.SUFFIXES[compress]}")
+    seen = []
+    with open(path, "wb") as output:
+        written = backup_archive.write(os.fsdecode(tree), {backup_archive.CONFIG: b"config\n"},
+                                       output, backup_archive.Settings(compress=compress),
+                                       seen.append)
+    checked = verify.verify(path)
+    assert checked.members == written.members - 1 and sum(seen) > 0
+    with backup_archive.reading(path) as stream:
+        members = list(Reader(stream).members(lambda p: None, keep=(backup_archive.MANIFEST,)))
+    manifest = json.loads(members[-1].content)["members"]
+    assert "sha256" not in manifest[-1]
+    expected = {os.fsdecode(b"rootfs/" + os.path.relpath(os.path.join(folder, name), tree))
+                for folder, dirs, files in os.walk(tree) for name in dirs + files}
+    assert {m["path"].rstrip("/") for m in manifest[1:]} == expected | {"rootfs"}
+    links = {m["path"]: m.get("link") for m in manifest if m["type"] != "file"}
+    assert links["rootfs/dir with space/sym with space"] == "with space target"
+    pairs = [{m["path"], m["link"]} for m in manifest if m["type"] == "hardlink"]
+    assert sorted(map(sorted, pairs)) == sorted(sorted(
+        {f"rootfs/dir {name}/{name}", f"rootfs/dir {name}/hard {name}"})
+        for name in map(os.fsdecode, ODD_NAMES))
+    assert next(m for m in manifest if m["path"] == "rootfs/sparse")["size"] == 8 << 20
+
+
+def test_listing_lines_it_does_not_know_are_errors():
+    line = rb'-rw-r--r--* 0/0   5 2026-01-01 00:00 "./a\\b\303\274\n\""'
+    assert tarlisting.member(line).record() == {"path": './a\\bü\n"', "type": "file", "size": 5}
+    for bad in (b'srw-r--r--  0/0   0 2026-01-01 00:00 "./socket"',
+                b'-rw-r--r--  0/0   5 2026-01-01 00:00 ./unquoted',
+                b'lrwxrwxrwx  0/0   0 2026-01-01 00:00 "./sym"',
+                rb'-rw-r--r--  0/0   5 2026-01-01 00:00 "./a\qb"'):
+        with pytest.raises(tarlisting.ListingError):
+            tarlisting.member(bad)
+    listing = tarlisting.Listing(str)
+    listing.feed(line + b"\n" + line[:20])
+    with pytest.raises(tarlisting.ListingError, match="ends inside a line"):
+        listing.close()
 
 
 class Clock:
