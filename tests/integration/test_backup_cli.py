@@ -14,6 +14,7 @@ import time
 import pytest
 
 from clitools import HACONTAIN, hacontain, mounts_below, unique_name
+from hacontain.backup.tarstream import Reader, TarFormatError
 
 pytestmark = pytest.mark.root
 
@@ -114,7 +115,7 @@ def test_file_checksums(made):
         path = backup(lxcpath, dumpdir, name, *extra)
         tar = bytearray(subprocess.run(["zstd", "-d", "-c", path], capture_output=True,
                                        check=True).stdout)
-        with tarfile.open(fileobj=io.BytesIO(tar)) as members:
+        with tarfile.open(fileobj=io.BytesIO(tar), ignore_zeros=True) as members:
             info = json.load(members.extractfile("hacontain/info.json"))
             manifest = json.load(members.extractfile("hacontain/manifest.json"))
         entry = next(m for m in manifest["members"] if m["path"] == "rootfs/etc/passwd")
@@ -284,36 +285,100 @@ def test_restore_onto_a_loop_volume(made):
     assert sorted(os.listdir(lxcpath)) == sorted([name, copy])
 
 
-def start_slow_backup(lxcpath, dumpdir, name):
-    """A backup held back by --bwlimit; returns once its temporary archive exists."""
+RANDOM = 48 << 20
+
+
+def start_slow_backup(lxcpath, dumpdir, name, direct):
+    """A backup caught while tar runs, once its temporary archive exists; (the backup's
+    process, the pids of its tar and compressor, how far tar had read the file `random`
+    when caught reading it). `direct`: tar writing straight into gzip (slow on RANDOM
+    bytes of random data), else through the reader held back by --bwlimit."""
+    extra = ["--bwlimit", "256"]
+    if direct:
+        with open(os.path.join(lxcpath, name, "rootfs", "random"), "wb") as handle:
+            handle.write(os.urandom(RANDOM))
+        extra = ["--compress", "gzip"]
     process = subprocess.Popen([*HACONTAIN, "-P", lxcpath, "backup", name, "--dumpdir",
-                                dumpdir, "--bwlimit", "256"],
+                                dumpdir, *extra],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
-    while not any(f.endswith(".partial") and ".tar.zst." in f for f in os.listdir(dumpdir)):
+    tars = compressors = None
+    while not (tars and compressors and any(f.endswith(".partial") and ".tar." in f
+                                            for f in os.listdir(dumpdir))
+               and (not direct or read_so_far(tars[0], "/random") is not None)):
         assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        tars = children_named(process.pid, "tar")
+        compressors = children_named(process.pid, "gzip" if direct else "zstd")
         time.sleep(0.02)
-    return process
+    return process, set(tars + compressors), direct and read_so_far(tars[0], "/random")
 
 
-def test_interrupted_backup_leaves_no_partial_archive(made):
+def read_so_far(pid, suffix):
+    """The offset of process `pid` in the file it has open whose path ends with
+    `suffix`, or None."""
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            if os.readlink(f"/proc/{pid}/fd/{fd}").endswith(suffix):
+                with open(f"/proc/{pid}/fdinfo/{fd}", encoding="utf-8") as handle:
+                    return int(handle.readline().split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def wait_gone(pid):
+    """Wait until process `pid` has ended (at most 30 s)."""
+    deadline = time.monotonic() + 30
+    while os.path.exists(f"/proc/{pid}") and _state(pid) != "Z":
+        assert time.monotonic() < deadline, f"process {pid} still runs"
+        time.sleep(0.02)
+
+
+def _state(pid):
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["tar-to-compressor", "through-reader"])
+def test_interrupted_backup_leaves_no_partial_archive(made, direct):
     lxcpath, dumpdir, name = made
-    process = start_slow_backup(lxcpath, dumpdir, name)
+    process, workers, _ = start_slow_backup(lxcpath, dumpdir, name, direct)
     process.terminate()
     _, err = process.communicate(timeout=30)
     assert process.returncode != 0 and "Traceback" not in err, err
+    for pid in workers:
+        wait_gone(pid)
     assert os.listdir(dumpdir) == []
     assert not mounts_below(os.path.join(os.environ["HACONTAIN_RUNDIR"], name))
     assert not os.path.exists(os.path.join(os.environ["HACONTAIN_RUNDIR"], name, "backup.json"))
 
 
-def test_killed_backup_leaves_only_a_temporary_name_that_the_next_removes(made):
+@pytest.mark.parametrize("direct", [True, False], ids=["tar-to-compressor", "through-reader"])
+def test_killed_backup_leaves_only_a_temporary_name_that_the_next_removes(made, direct):
+    """Killed outright: tar ends with it (also when it writes into the compressor, not
+    into the backup: it dies with its parent, in the middle of the file it reads, not
+    at its next member), so the temporary archive the compressor closes holds a tar
+    stream cut short; that name is left for the next backup."""
     lxcpath, dumpdir, name = made
-    process = start_slow_backup(lxcpath, dumpdir, name)
+    process, workers, caught_at = start_slow_backup(lxcpath, dumpdir, name, direct)
     process.kill()
     process.communicate(timeout=30)
+    for pid in workers:
+        wait_gone(pid)
     left = os.listdir(dumpdir)
     assert left and all(f.startswith(".") and f.endswith(".partial") for f in left), left
+    partial = os.path.join(dumpdir, next(f for f in left if ".tar." in f))
+    stream = subprocess.run(["gzip" if direct else "zstd", "-d", "-c", partial],
+                            capture_output=True, check=True).stdout
+    with pytest.raises(TarFormatError, match="truncated"):
+        list(Reader(io.BytesIO(stream)).members(lambda path: None))
+    if caught_at is not None and caught_at < RANDOM // 2:
+        found = stream.find(b"rootfs/random")          # not there: in tar's last record
+        archived = len(stream) - found if found >= 0 else 0
+        assert archived < caught_at + (8 << 20), (caught_at, archived)
     assert "no backups" in hacontain("backups", dumpdir).stdout
     path = backup(lxcpath, dumpdir, name)
     assert sorted(os.listdir(dumpdir)) == sorted(

@@ -1,7 +1,8 @@
 """Backup and restore round trips with the real commands, as root: a busybox rootfs
 given xattrs (user, trusted), a file capability, POSIX ACLs (access and default), hard
 links, a sparse file, device nodes, a fifo, setuid and sticky modes, odd and long
-names; a shifted-uid (unprivileged) rootfs; a running container (suspend mode).
+names (newlines, backslashes, quotes, bytes that are not UTF-8, in names and link
+targets); a shifted-uid (unprivileged) rootfs; a running container (suspend mode).
 Backed up, verified, restored to a new container: every file identical in content,
 owner, mode, times, xattrs and ACLs, the hard links still linked, the sparse file still
 sparse, and the restored container starts."""
@@ -81,6 +82,14 @@ def decorate(rootfs, owner=0):
     odd = os.path.join(long_dir, "ünïcode name with spaces\tand tab")
     with open(odd, "w", encoding="utf-8") as handle:
         handle.write("odd\n")
+    odd_names = os.path.join(os.fsencode(data), b"odd names")
+    os.makedirs(odd_names)
+    for name in (b"new\nline", b"back\\slash", b'q"uote', b"a -> b", b"x link to y",
+                 b"not utf-8 \xff\xfe", b"del\x7f and bell\a"):
+        with open(os.path.join(odd_names, name), "wb") as handle:
+            handle.write(name)
+        os.symlink(name, os.path.join(odd_names, b"sym " + name))
+        os.link(os.path.join(odd_names, name), os.path.join(odd_names, b"hard " + name))
     for path in (os.path.join(data, "setuid"),):
         os.chmod(path, 0o4755)
     os.chmod(os.path.join(data, "sticky"), 0o1777)
