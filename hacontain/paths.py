@@ -1,9 +1,9 @@
 """Where hacontain keeps containers and run-time state.
 
-Nothing is imported at load: the agent's depth-0 monitor finds the state
-file through this module, and importing `os` alone costs a sixth of that
-monitor. The environment comes as an argument (default os.environ); a path
-given in normal form needs no os.path.
+Nothing is imported at load. The environment comes as an argument (default
+os.environ); a path given in normal form needs no os.path. The installed
+agent's shell half (ocf/agent.sh) finds the state file and the cgroup
+directory the same way; tests/ocf/test_agent_sh.py holds the two together.
 """
 
 DEFAULT_LXCPATH = "/var/lib/hacontain"

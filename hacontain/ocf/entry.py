@@ -1,8 +1,8 @@
-"""The agent executable's body: `hacontain install-agent` writes a script that
-puts hacontain on sys.path and calls `run` (see install.py).
+"""The Python agent's body: the installed agent (install.py, agent.sh) answers a
+depth-0 monitor's certain cases in the shell and runs `run` for everything else,
+with hacontain on sys.path.
 
-Imports nothing at load but sys: a depth-0 monitor is answered by
-quickstatus alone, everything else loads the full agent.
+Imports nothing at load but sys.
 """
 
 import sys
@@ -10,14 +10,6 @@ import sys
 
 def run(argv):
     """Answer the action in argv and exit; never returns."""
-    if argv[1:] == ["monitor"]:        # the every-few-seconds case, answered first
-        from hacontain.ocf.quickstatus import answer
-        try:
-            code = answer()
-        except Exception:              # anything unusual: the agent answers, with a reason
-            code = None
-        if code is not None:
-            finish(code)
     from hacontain.ocf.agent import main
     finish(main(argv))
 
@@ -25,7 +17,7 @@ def run(argv):
 def finish(code):
     """Exit with `code` now: output flushed, the interpreter not torn down (with the
     runtime loaded, tearing down its ~100 modules costs 4-5 ms of every action).
-    posix._exit is os._exit; importing os would cost the depth-0 monitor 2 ms."""
+    posix._exit is os._exit."""
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

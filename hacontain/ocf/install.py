@@ -1,11 +1,13 @@
 """Install the agent as <root>/usr/lib/ocf/resource.d/hacontain/container.
 
-The installed script runs hacontain.ocf.entry with this interpreter and `-SI`:
-no site processing (which costs more than a whole depth-0 monitor) and nothing
-from the environment (PYTHONPATH, user site). The directory holding the
-hacontain package and its dependencies' site directories, which site
-processing would have found, are written into the script instead. Works the
-same for a wheel install and an editable one.
+The installed agent is a /bin/sh script (agent.sh): the shell answers the
+depth-0 monitor's certain cases without starting Python, and runs every
+other action as hacontain.ocf.entry with this interpreter and `-SI`: no site
+processing (which costs more than a whole depth-0 monitor) and nothing from
+the environment (PYTHONPATH, user site). The directory holding the hacontain
+package and its dependencies' site directories, which site processing would
+have found, are written into the script instead. Works the same for a wheel
+install and an editable one.
 """
 
 import os
@@ -30,15 +32,30 @@ def install_agent(root="/"):
 
 
 def script():
-    """The installed script: interpreter, flags, import path, and the call of entry.run."""
-    search = search_path()
-    return (f"#!{sys.executable} -SI\n"
-            '"""ocf:hacontain:container, installed by `hacontain install-agent`."""\n'
-            "# -SI skips site processing; these paths stand in for it.\n"
-            "import sys\n"
-            f"sys.path.extend({search!r})\n"
-            "from hacontain.ocf.entry import run\n"
-            "run(sys.argv)\n")
+    """The installed script: the shell's defaults and agent.sh, then the call of
+    hc_agent, which answers or runs python_command()."""
+    import shlex
+    from hacontain import paths
+    python, flags, _, code = python_command()
+    header = {"PYTHON": python, "PYTHON_FLAGS": flags, "AGENT": code, "DEFAULT_LXCPATH": paths.DEFAULT_LXCPATH,
+              "DEFAULT_RUNDIR": paths.DEFAULT_RUNDIR, "STATE_VERSION": str(paths.STATE_VERSION),
+              "DEFAULT_CGROUP_PARENT": paths.DEFAULT_CGROUP_PARENT}
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "agent.sh"),
+              encoding="utf-8") as handle:
+        body = handle.read()
+    return ("#!/bin/sh\n"
+            "# ocf:hacontain:container, installed by `hacontain install-agent`.\n"
+            + "".join(f"{key}={shlex.quote(value)}\n" for key, value in header.items())
+            + body + 'hc_agent "$@"\n')
+
+
+def python_command():
+    """The command line, less the action, of the Python agent the script runs:
+    entry.run with the import path site processing would have found (-SI skips it)."""
+    import json
+    code = (f"import sys; sys.path.extend({json.dumps(search_path())}); "
+            "from hacontain.ocf.entry import run; run(sys.argv)")
+    return [sys.executable, "-SI", "-c", code]
 
 
 def search_path():

@@ -55,8 +55,8 @@ def log(level, message, stderr=True):
 
 def exit_reason(message, level="err"):
     """Print the `ocf-exit-reason:` line Pacemaker shows the admin, and log it."""
-    from hacontain.ocf.quickstatus import reason_line
-    print(reason_line(message, os.environ), file=sys.stderr, flush=True)
+    prefix = os.environ.get("OCF_EXIT_REASON_PREFIX") or "ocf-exit-reason:"
+    print(f"{prefix}{message}", file=sys.stderr, flush=True)
     log(level, message, stderr=False)
 
 

@@ -1,5 +1,5 @@
-"""The monitor action (the entry point answers the common depth-0 cases first,
-see quickstatus.py; this is everything else).
+"""The monitor action (the installed agent's shell half answers the certain
+depth-0 cases first, see agent.sh; this is everything else).
 
 depth 0: the container's init is alive (0), nothing of it exists (7: no
 trusted state file and no cgroup), or its init is gone, or its state file is
@@ -14,7 +14,6 @@ from hacontain import paths
 from hacontain.ocf import log
 from hacontain.ocf.codes import ERR_GENERIC, NOT_RUNNING, SUCCESS, OcfExit
 from hacontain.ocf.params import check_level
-from hacontain.ocf.quickstatus import not_running
 
 MONITOR_TIMEOUT = 20.0    # seconds, when OCF_RESKEY_CRM_meta_timeout is unset
 MONITOR_MARGIN = 1.0      # kept back from the timeout to kill a hanging monitor_cmd and report
@@ -38,6 +37,13 @@ def monitor(params):
     if status.untrusted:
         log.log("warn", f"container {params.name}: {status.reason}; nothing of it runs")
     raise OcfExit(NOT_RUNNING, not_running(params.name))
+
+
+def not_running(name, lxcpath=None):
+    """The exit reason of a monitor that finds container `name` stopped (agent.sh
+    words it the same)."""
+    where = f" from {lxcpath}" if lxcpath else ""
+    return f"container {name}{where} is not running"
 
 
 def _settled_status(name, config):

@@ -1,6 +1,6 @@
 """A container's status from its state file and the kernel, cheaply.
 
-The OCF monitor calls this when its fast path (ocf/quickstatus.py) cannot
+The OCF monitor calls this when the agent's shell half (ocf/agent.sh) cannot
 answer: it forks nothing, and loads the cgroup package only to look at the
 cgroup of a container whose init is gone or whose state file is missing or
 cannot be trusted. Then the kernel answers: a cgroup with processes is

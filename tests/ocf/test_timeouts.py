@@ -159,12 +159,6 @@ def test_a_config_parameter_that_is_no_regular_file_ends_every_action(run_agent,
     assert run("validate-all").returncode == 2
 
 
-def test_the_fast_path_reads_no_more_config_than_the_parser():
-    from hacontain.config import MAX_FILE_BYTES
-    from hacontain.ocf.quickstatus import MAX_CONFIG_BYTES
-    assert MAX_CONFIG_BYTES == MAX_FILE_BYTES
-
-
 def test_a_console_log_that_is_a_fifo_is_refused_before_start_waits_on_it(container, tmp_path,
                                                                           reasons):
     """The console holder would wait to open a FIFO nobody reads until the start timeout."""

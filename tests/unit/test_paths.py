@@ -22,6 +22,6 @@ def test_lxcpath_and_rundir_come_from_the_given_environment():
 
 
 def test_paths_imports_nothing():
-    """The depth-0 monitor reads the state file through it (see ocf/quickstatus.py)."""
+    """Every action reads the state file's path through it: it costs no import."""
     with open(paths.__file__, encoding="utf-8") as handle:
         assert not [line for line in handle if line.startswith(("import ", "from "))]
