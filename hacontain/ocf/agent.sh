@@ -51,7 +51,7 @@ hc_quick_monitor() {
 # True when $1 needs no escaping in JSON nor quoting anywhere: what is compared
 # with the state file's text as it stands.
 hc_plain() {
-    case $1 in '' | *[!A-Za-z0-9._+@:=/-]*) return 1 ;; esac
+    case $1 in '' | *[!A-Za-z0-9_.+@:=/-]*) return 1 ;; esac
 }
 
 # True when $1 is an absolute path in normal form (what paths.lxcpath returns as is).
@@ -88,9 +88,10 @@ hc_running() {
     [ "${20}" = "$hc_start" ]
 }
 
-# True when container $1 of LXCPATH $2 certainly has no cgroup: its config sets
-# no cgroup parent of its own (nor includes a file that could), and the
-# directory of paths.cgroup_dir does not exist.
+# True when container $1 of LXCPATH $2 certainly has no cgroup: its config (a
+# regular file, or none) has no line setting a cgroup parent of its own nor
+# including a file that could, and the directory of paths.cgroup_dir does not
+# exist.
 hc_no_cgroup() {
     hc_config=${OCF_RESKEY_config:-$2/$1/config}
     case $hc_config in *[[:space:]]*) return 1 ;; esac
@@ -98,7 +99,8 @@ hc_no_cgroup() {
         [ -f "$hc_config" ] || return 1
         hc_lines=0
         while IFS= read -r hc_text || [ -n "$hc_text" ]; do
-            case $hc_text in *hacontain.cgroup.parent* | *lxc.include*) return 1 ;; esac
+            hc_text=${hc_text#"${hc_text%%[![:space:]]*}"}   # (a comment names them freely)
+            case $hc_text in hacontain.cgroup.parent* | lxc.include*) return 1 ;; esac
             hc_lines=$((hc_lines + 1))
             [ "$hc_lines" -le 4096 ] || return 1
         done 2>/dev/null <"$hc_config" || return 1

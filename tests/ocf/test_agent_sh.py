@@ -61,6 +61,13 @@ def test_a_live_recorded_init_is_running(rundir, shell_agent, level):
     assert shell_agent(OCF_CHECK_LEVEL=level) == (0, "", "")
 
 
+@pytest.mark.parametrize("name", ["web_1", "a-b.c", "x+y@z:1=2"])
+def test_plain_names_and_lxcpaths_are_answered(rundir, shell_agent, name):
+    statefile.write(record(name=name, lxcpath="/srv/lxc_1.d"))
+    assert shell_agent(OCF_RESKEY_name=name, OCF_RESKEY_lxcpath="/srv/lxc_1.d") == (0, "", "")
+    assert shell_agent(OCF_RESKEY_name=f"{name}2")[0] == 7
+
+
 def test_the_default_depth_is_0(rundir, shell_agent):
     statefile.write(record())
     assert shell_agent() == (0, "", "")
@@ -179,14 +186,14 @@ def test_no_state_file_but_a_cgroup_is_left_to_the_agent(rundir, shell_agent):
 
 @pytest.mark.parametrize("line", ["hacontain.cgroup.parent = /elsewhere.slice",
                                   "lxc.include = /etc/hacontain/common.conf",
-                                  "# lxc.include = /etc/hacontain/common.conf"])
+                                  " \tlxc.include=/etc/hacontain/common.conf"])
 def test_a_config_that_may_move_the_cgroup_is_left_to_the_agent(rundir, shell_agent,
                                                                 tmp_path, line):
     config = tmp_path / "config"
     config.write_text(f"lxc.uts.name = ct\n{line}\n")
     assert left(shell_agent(OCF_RESKEY_config=str(config)))
-    config.write_text("lxc.uts.name = ct\nlxc.rootfs.path = /srv/ct\n")
-    assert shell_agent(OCF_RESKEY_config=str(config))[0] == 7
+    config.write_text(f"lxc.uts.name = ct\n#{line}\n# {line}")
+    assert shell_agent(OCF_RESKEY_config=str(config))[0] == 7, "a comment changes nothing"
 
 
 @pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
