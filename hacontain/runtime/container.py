@@ -281,23 +281,19 @@ class Container:
             if volume is not None:
                 volume.prepare()        # in the host's cgroup: see storage.newmount
             try:
-                # A directory rootfs: who else has it as root, scanned while the
-                # first child makes the namespaces (O(processes on the host)).
+                # A directory rootfs: who else has it as root, scanned by the first
+                # child once it has forked the init (O(processes on the host)).
                 launch = Launch(plan, cgroup, timeout,
-                                meanwhile=None if volume is not None
-                                else lambda: rootfs_users(rootfs))
+                                scan=None if volume is not None else lambda: rootfs_users(rootfs))
             finally:
                 if volume is not None:
                     volume.release()    # the init holds its own copy
-            if volume is None:          # the new init, pivoted into it or not, is no user
-                _refuse_rootfs_in_use(rootfs, self.name,
-                                      [pid for pid in launch.found if pid != launch.pid])
             record.pid, record.start_time = launch.pid, proc.start_time(launch.pid)
             record.holder = launch.holder
             containment.save(plan.containment, statefile.containment_record(self.name))
             statefile.write(record)
-            launch.release(before_exec=(lambda: self._make_network(config, interfaces, record))
-                           if interfaces else None)
+            launch.release(before_exec=lambda: self._before_exec(
+                config, interfaces, record, launch, rootfs if volume is None else None))
         except BaseException as failure:
             self._undo_launch(launch, cgroup, record.network, failure)
             raise
@@ -474,19 +470,28 @@ class Container:
             keep += ("net",)
         return namespaces(keep)
 
-    def _make_network(self, config, interfaces, record):
-        """Check `interfaces` against the host, add them to `record` (the state) and
-        make them in the netns of its init, which builds its filesystem meanwhile.
+    def _before_exec(self, config, interfaces, record, launch, rootfs):
+        """What start does while the init, forked, builds its filesystem: the network's
+        host checks (loading pyroute2 overlaps the init's work), the verdict of the
+        first child's scan for other users of `rootfs` (None: a volume, not scanned),
+        then the network; a check or a refusal undoes the start before any interface
+        is made or recorded."""
+        if interfaces:
+            from hacontain.runtime.network import validate
+            interfaces = validate.check(config, interfaces)
+        if rootfs is not None:          # the new init, pivoted into it or not, is no user
+            _refuse_rootfs_in_use(rootfs, self.name,
+                                  [pid for pid in launch.found() if pid != launch.pid])
+        if interfaces:
+            self._make_network(interfaces, record)
 
-        The host checks run here, after the fork, so loading pyroute2 overlaps
-        the init's work; a check that fails undoes the start before any
-        interface is made or recorded. With a phys interface the netns is
-        held first (network/hold.py), so the NIC can be given back to this
-        netns even after a crash.
-        """
-        from hacontain.runtime.network import hold, validate
+    def _make_network(self, interfaces, record):
+        """Add `interfaces` (checked against the host) to `record` (the state) and make
+        them in the netns of its init, which builds its filesystem meanwhile. With a
+        phys interface the netns is held first (network/hold.py), so the NIC can be
+        given back to this netns even after a crash."""
+        from hacontain.runtime.network import hold
         from hacontain.runtime.network.setup import setup
-        interfaces = validate.check(config, interfaces)
         record.network = [interface.record() for interface in interfaces]
         statefile.write(record)
         pid = record.pid

@@ -15,13 +15,14 @@ whole process group, never kills the container; it keeps the terminals'
 masters, logs the console, records how the init ended and exits with it. It
 stays in the host's mount namespace (it execs its program from there, and the
 init's pivot_root would move its root too). It enters the container's cgroup
-before any fork, so nothing can escape it. While the holder makes the
-namespaces, the parent does the work its caller gives it for that time (the
-rootfs-in-use scan); the init builds its filesystem (in its own mount
-namespace: nothing shows outside) while the parent records state and sets up
-networking, and execs only on the parent's "exec"; if the parent dies first,
-the pipe's EOF ends it. A close-on-exec pipe reports any
-failure before exec; its EOF means the init command is running.
+before any fork, so nothing can escape it. Once it has forked the init, the
+holder does the work its caller gives it for that time (the rootfs-in-use
+scan, O(processes on the host)) and sends its result on a pipe of its own;
+the init builds its filesystem (in its own mount namespace: nothing shows
+outside) while the parent records state and sets up networking, and execs
+only on the parent's "exec"; if the parent dies first, the pipe's EOF ends
+it. A close-on-exec pipe reports any failure before exec; its EOF means the
+init command is running.
 
 The holder is the caller's child: a caller that lives on (a test, a daemon)
 reaps it when it stops the container (Container._cleanup).
@@ -82,32 +83,35 @@ class Plan(Record):
 class Launch:
     """A started but not yet released container init.
 
-    `meanwhile`: a callable run right after the fork, while the first child
-    makes the namespaces and forks the init (which does not exec before
-    release()); its result is kept as `found`."""
+    `scan`: a callable the first child runs once it has forked the init (which
+    does not exec before release()), alongside what the caller does until
+    then; it returns a list of ints (PIDs), which found() gives."""
 
-    def __init__(self, plan, cgroup, timeout, meanwhile=None):
+    def __init__(self, plan, cgroup, timeout, scan=None):
         self.plan, self.timeout = plan, timeout
-        self.found = None
         self.deadline = time.monotonic() + timeout
         sync_r, self._sync_w = os.pipe2(os.O_CLOEXEC)
         self._err_r, err_w = os.pipe2(os.O_CLOEXEC)
         pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
+        self._scan_r, scan_w = os.pipe2(os.O_CLOEXEC) if scan is not None else (None, None)
         try:
             self.first_child, in_v2 = _fork_into(cgroup)
         except BaseException:
-            for fd in (sync_r, self._sync_w, self._err_r, err_w, pid_r, pid_w):
-                os.close(fd)
+            for fd in (sync_r, self._sync_w, self._err_r, err_w, pid_r, pid_w, self._scan_r,
+                       scan_w):
+                if fd is not None:
+                    os.close(fd)
             raise
         if self.first_child == 0:
-            _first_child(plan, cgroup, in_v2, (sync_r, self._sync_w, self._err_r, err_w, pid_r, pid_w))
-        for fd in (sync_r, err_w, pid_w):
-            os.close(fd)
+            _first_child(plan, cgroup, in_v2,
+                         (sync_r, self._sync_w, self._err_r, err_w, pid_r, pid_w),
+                         (scan, self._scan_r, scan_w))
+        for fd in (sync_r, err_w, pid_w, scan_w):
+            if fd is not None:
+                os.close(fd)
         try:
             if plan.idmap:
                 self._map_ids(pid_r)
-            if meanwhile is not None:
-                self.found = self._meanwhile(meanwhile)
             self.pid, self.holder = struct.unpack("ii", self._read_child(pid_r, 8))
         except BaseException:
             self._close()
@@ -126,14 +130,23 @@ class Launch:
             raise
         os.write(self._sync_w, b"m")
 
-    def _meanwhile(self, work):
-        """`work`'s result; if it fails, the first child (and so the init) is ended."""
-        try:
-            return work()
-        except BaseException:
+    def found(self):
+        """The result of the first child's scan, waited for; its error if it failed. On
+        either, the init is left waiting, for the caller to abort()."""
+        data = _read_all(self._scan_r, self.deadline)
+        os.close(self._scan_r)
+        self._scan_r = None
+        if data is None:
             os.kill(self.first_child, signals.SIGKILL)
-            _reap(self.first_child)
-            raise
+            raise Timeout(f"the container's first process did not end its scan of the "
+                          f"host's processes within {self.timeout:.0f}s")
+        if not data:
+            raise HacontainError("the container's first process died during its scan of "
+                                 "the host's processes")
+        result = jsontext.loads(data.decode("utf-8", "replace"))
+        if isinstance(result, dict):
+            raise rebuild(result["kind"], result["message"])
+        return result
 
     def _read_child(self, pid_r, want):
         """`want` bytes the first child sends; its error (or a Timeout) if it sends none."""
@@ -208,7 +221,7 @@ class Launch:
         return os.waitstatus_to_exitcode(status)
 
     def _close(self):
-        for attr in ("_sync_w", "_err_r"):
+        for attr in ("_sync_w", "_err_r", "_scan_r"):
             fd = getattr(self, attr)
             if fd is not None:
                 os.close(fd)
@@ -270,17 +283,20 @@ def _fork_into(cgroup):
     return os.fork(), False
 
 
-def _first_child(plan, cgroup, in_v2, fds):
+def _first_child(plan, cgroup, in_v2, fds, scanning):
     """The console holder, until it execs its program (console.exec_holder) once the
     init has exec'd (`started_r`'s EOF: the init holds the other end); never returns.
 
     It forks the second child as soon as it can and lets go of the start's pipes at
-    once: the start never waits for it.
+    once: the start never waits for it, but for `scanning`'s result (scan, read
+    end, write end of its pipe: see Launch), sent once the init is forked.
     """
     sync_r, sync_w, err_r, err_w, pid_r, pid_w = fds
+    scan, scan_r, scan_w = scanning
     try:
-        for fd in (sync_w, err_r, pid_r):
-            os.close(fd)
+        for fd in (sync_w, err_r, pid_r, scan_r):
+            if fd is not None:
+                os.close(fd)
         os.setsid()
         if cgroup is not None:
             cgroup.join_self(in_v2)
@@ -296,15 +312,17 @@ def _first_child(plan, cgroup, in_v2, fds):
         if plan.idmap:                    # the holder stays host root: a second child unshares
             second = os.fork()
             if second == 0:
-                for fd in (started_r, log, listener, to_holder):
-                    os.close(fd)
+                for fd in (started_r, log, listener, to_holder, scan_w):
+                    if fd is not None:
+                        os.close(fd)
                 _second_child(plan, forward)
         else:                             # the init makes its own mount namespace (see there)
             libc.unshare(plan.namespaces & ~libc.CLONE_NEWNS)
             pid = os.fork()
             if pid == 0:
-                for fd in (started_r, log, listener, to_holder, pid_w):
-                    os.close(fd)
+                for fd in (started_r, log, listener, to_holder, pid_w, scan_w):
+                    if fd is not None:
+                        os.close(fd)
                 _container_init(plan, forward, unshare_mounts=True)
             os.write(pid_w, struct.pack("ii", pid, os.getpid()))
     except BaseException as exc:  # report everything: nothing may escape a forked child
@@ -312,6 +330,8 @@ def _first_child(plan, cgroup, in_v2, fds):
         os._exit(1)
     for fd in (sync_r, err_w, pid_w, to_init, started_w):
         os.close(fd)
+    if scan is not None:
+        _send_scan(scan, scan_w)
     try:
         _leave_v2_cgroup_root(cgroup)
         console.detach_stdio()            # the caller may wait for its pipes' EOF
@@ -319,6 +339,22 @@ def _first_child(plan, cgroup, in_v2, fds):
                             os.path.basename(os.path.dirname(plan.console.socket)), second)
     finally:
         os._exit(1)                       # the container runs on without its console
+
+
+def _send_scan(scan, scan_w):
+    """Write `scan`'s result as JSON to `scan_w`, or its error as _report does; close it."""
+    try:
+        try:
+            data = jsontext.dumps(scan()).encode()
+        except BaseException as exc:  # report everything: nothing may escape a forked child
+            _report(scan_w, exc)
+            return
+        while data:
+            data = data[os.write(scan_w, data):]
+    except OSError:
+        pass                              # the parent is gone: its read ends the start
+    finally:
+        os.close(scan_w)
 
 
 def _leave_v2_cgroup_root(cgroup):

@@ -127,19 +127,25 @@ def init_among(pids, proc_root="/proc"):
 
 def rootfs_users(rootfs, proc_root="/proc"):
     """PIDs of the processes whose root directory is `rootfs` (same device and inode:
-    a bind mount of it, or a pivot_root into it, counts): e.g. the init of a
-    container started over this rootfs by LXC."""
+    a chroot into it, a bind mount of it or a pivot_root into it counts): e.g. the
+    init of a container started over this rootfs by LXC. One stat of /proc/PID/root
+    (relative to an open /proc) a process: about 5 us each."""
     import os
     target = os.stat(rootfs)
+    device, inode = target.st_dev, target.st_ino
     users = []
-    for entry in os.listdir(proc_root):
-        if entry.isdigit():
-            try:
-                root = os.stat(f"{proc_root}/{entry}/root")
-            except OSError:                   # gone meanwhile, or a zombie
-                continue
-            if (root.st_dev, root.st_ino) == (target.st_dev, target.st_ino):
-                users.append(int(entry))
+    directory = os.open(proc_root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for entry in os.listdir(directory):
+            if entry.isdigit():
+                try:
+                    root = os.stat(entry + "/root", dir_fd=directory)
+                except OSError:               # gone meanwhile, or a zombie
+                    continue
+                if root.st_ino == inode and root.st_dev == device:
+                    users.append(int(entry))
+    finally:
+        os.close(directory)
     return users
 
 

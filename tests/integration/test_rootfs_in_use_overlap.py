@@ -1,8 +1,9 @@
-"""The rootfs-in-use refusal, now that the scan of the host's processes runs while the
-new init is being forked (and may already have pivoted into the rootfs): a second
-init over a running container's rootfs is still refused, with the same error, and
-the refused start leaves nothing (state, cgroup, veth, console holder, mounts); the
-starting init itself never counts as a user of its rootfs."""
+"""The rootfs-in-use refusal, now that the scan of the host's processes runs in the
+start's first child once it has forked the new init (which may already have pivoted
+into the rootfs), while the start checks the host's network: a second init over a
+running container's rootfs, or over a chroot's root, is still refused, with the same
+error, and the refused start leaves nothing (state, cgroup, veth, console holder,
+mounts); the starting init itself never counts as a user of its rootfs."""
 
 import os
 import subprocess
@@ -102,25 +103,34 @@ def test_a_second_init_over_a_running_rootfs_is_refused_and_leaves_nothing(
 class LateScan:
     """The start's scan, made to wait until the new init has pivoted into its rootfs (a
     process but those `others()` lists has it as root), so that it always sees the new
-    init; `seen`: the PIDs it found."""
+    init; it runs in the start's first child, which appends the PIDs it found to the
+    file `record`: `seen` reads them."""
 
-    def __init__(self):
-        self.others, self.seen = tuple, []
+    def __init__(self, record):
+        self.others, self.record = tuple, record
 
     def __call__(self, rootfs):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             users = rootfs_users(rootfs)
             if set(users) - set(self.others()):
-                self.seen.extend(users)
+                with open(self.record, "a", encoding="ascii") as handle:
+                    handle.write("".join(f"{pid}\n" for pid in users))
                 return users
             time.sleep(0.005)
         raise AssertionError(f"no new init pivoted into {rootfs} within 30 s")
 
+    @property
+    def seen(self):
+        if not os.path.exists(self.record):
+            return []
+        with open(self.record, encoding="ascii") as handle:
+            return [int(line) for line in handle]
+
 
 @pytest.fixture
-def late_scan(monkeypatch):
-    scan = LateScan()
+def late_scan(monkeypatch, tmp_path):
+    scan = LateScan(tmp_path / "seen")
     monkeypatch.setattr(container_module, "rootfs_users", scan)
     return scan
 
@@ -166,3 +176,31 @@ def test_a_failing_scan_ends_the_start_and_leaves_nothing(make_container, monkey
     assert_nothing_left(ct)
     assert children() == ours, "the first child is killed and reaped"
     assert rootfs_users(rootfs) == [], "no init is left on the rootfs"
+
+
+def test_a_chroot_into_the_rootfs_is_a_user_and_blocks_the_start(make_container):
+    """A process chrooted into the rootfs (no namespace, no mount of its own) is found,
+    and the start is refused naming it; once it is gone, the start goes on."""
+    ct = make_container()
+    rootfs = rootfs_of(ct)
+    ours = children()
+    chrooted = subprocess.Popen(["chroot", rootfs, "/bin/busybox", "sleep", "600"])
+    try:
+        deadline = time.monotonic() + 30
+        while chrooted.pid not in rootfs_users(rootfs):
+            assert time.monotonic() < deadline, "the chroot did not start within 30 s"
+            assert chrooted.poll() is None, "the chroot ended"
+            time.sleep(0.01)
+        with pytest.raises(StateError) as refused:
+            ct.start()
+        assert (f"rootfs {rootfs} is in use by process {chrooted.pid} (busybox)"
+                in str(refused.value)), str(refused.value)
+        assert_nothing_left(ct)
+        assert children() == ours | {chrooted.pid}, "the refused start's holder is reaped"
+    finally:
+        chrooted.kill()
+        chrooted.wait()
+    assert rootfs_users(rootfs) == []
+    ct.start()
+    assert ct.status().running
+    ct.stop(kill=True)
