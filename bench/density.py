@@ -1,23 +1,31 @@
 #!/usr/bin/env python3
 """Benchmark density: N busybox containers, one veth each on one bridge.
 
-    /opt/hacontain/venv/bin/python bench/density.py [--containers 500] [--command PATH]
+    /opt/hacontain/venv/bin/python bench/density.py [--containers 500] [--rounds 3]
+                                                    [--command PATH]
 
 As root. Makes a network namespace with a bridge br0 (192.0.2.1/24; the
 containers' veths carry no address) and, inside it (with a sysfs of that
 netns on /sys, as bench/network.py does), N containers in a temporary LXCPATH
-and RUNDIR, started one after the other with `hacontain start --settle 0`
-while the others run: each start is timed, so the last ones start with N-1
-containers, and N-1 host-side veths, already there. Prints the median start
-time of the first and the last 50 and their ratio (target from issue 18:
-last <= 1.1x first at N = 500) - and, as the wall time follows the machine's
-load, the CPU time (user + system) of the same starts, first and last 50, and
-the load average before and after -, the memory per container (its cgroup's
-memory.current, which counts the console holder, and the holder's own
-smaps_rollup), then stops and destroys them all and reports what is left
-(veths in the netns, cgroups, RUNDIR entries: all should be 0). Removes
-everything at the end, also on failure. Not a test: timings depend on the
-machine.
+and RUNDIR. Measured: `hacontain start --settle 0` of the first 50 containers,
+one after the other, with 0 to 49 others running ("first 50"), and of the last
+50 with N-50 to N-1 others running ("last 50"), each start with the others'
+processes, cgroups and host-side veths on the bridge. As the wall time follows
+the load of a shared machine, the two windows alternate in rounds: a round
+starts the first 50 (measured), the middle ones (a few at a time, not
+measured), the last 50 (measured), then stops all; the windows of one round
+are seconds apart, and the rounds repeat that. Prints, per round and over all
+rounds, the median wall time and CPU time (user + system of the start
+command) of a start in each window and their ratios (target from issue 18:
+last <= 1.1x first at N = 500), how busy the machine's CPUs were in each
+window (all processes, these starts included) and its load average; the CPU
+of the rootfs-in-use scan (status.rootfs_users, which a start runs in its
+first child, so not in the start command's CPU) at each window's size; the
+memory per container (its cgroup's memory.current, which counts the console
+holder, and the holder's own smaps_rollup) with all N running; then destroys
+them all and reports what is left (veths in the netns, cgroups, RUNDIR
+entries: all should be 0). Removes everything at the end, also on failure.
+Not a test: timings depend on the machine.
 """
 
 import argparse
@@ -38,7 +46,7 @@ from network import WITH_NETNS_SYSFS, make_host_netns  # noqa: E402
 
 VETH = ["lxc.net.0.type = veth", "lxc.net.0.link = br0", "lxc.net.0.flags = up"]
 EDGE = 50
-PARALLEL = 4              # creations and removals at a time (not measured)
+PARALLEL = 4              # creations, middle starts, stops, removals at a time (not measured)
 
 
 def run(argv, env):
@@ -49,11 +57,15 @@ def run(argv, env):
     return result.stdout
 
 
+def in_parallel(work, names):
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        list(pool.map(work, names))
+
+
 def make(command, names, lxcpath, env):
     """Create the containers (a few at a time: not measured) with one veth each."""
-    with ThreadPoolExecutor(PARALLEL) as pool:
-        list(pool.map(lambda name: run([command, "-P", lxcpath, "create", name, "-t",
-                                        "busybox"], env), names))
+    in_parallel(lambda name: run([command, "-P", lxcpath, "create", name, "-t", "busybox"],
+                                 env), names)
     for name in names:
         config = os.path.join(lxcpath, name, "config")
         with open(config, encoding="utf-8") as handle:
@@ -63,17 +75,29 @@ def make(command, names, lxcpath, env):
             handle.write("\n".join(lines + VETH) + "\n")
 
 
-def start_all(command, names, lxcpath, env):
-    """(wall time, CPU time of the start command) in seconds of each start, in order."""
-    times, cpu = [], []
-    for number, name in enumerate(names, 1):
-        began, used = time.perf_counter(), _children_cpu()
-        run([command, "-P", lxcpath, "start", name, "--settle", "0"], env)
-        times.append(time.perf_counter() - began)
-        cpu.append(_children_cpu() - used)
-        if number % 100 == 0:
-            print(f"{number} started", file=sys.stderr)
-    return times, cpu
+class Window:
+    """The measures of one window of starts: wall and CPU seconds of each start, the
+    share of the machine's CPU time busy meanwhile, the load average when it began."""
+
+    def __init__(self, command, names, lxcpath, env):
+        self.load = os.getloadavg()[0]
+        before = _cpu_times()
+        self.wall, self.cpu = [], []
+        for name in names:
+            began, used = time.perf_counter(), _children_cpu()
+            run([command, "-P", lxcpath, "start", name, "--settle", "0"], env)
+            self.wall.append(time.perf_counter() - began)
+            self.cpu.append(_children_cpu() - used)
+        after = _cpu_times()
+        total = sum(after) - sum(before)
+        idle = (after[3] + after[4]) - (before[3] + before[4])
+        self.busy = 1 - idle / total if total else 0.0
+
+
+def _cpu_times():
+    """The machine's CPU times (/proc/stat's cpu line: user nice system idle iowait ...)."""
+    with open("/proc/stat", encoding="ascii") as handle:
+        return [int(value) for value in handle.readline().split()[1:]]
 
 
 def _children_cpu():
@@ -83,10 +107,24 @@ def _children_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
+def scan_cpu(rootfs):
+    """Median CPU seconds of the rootfs-in-use scan (the start's, in this process)."""
+    from hacontain.runtime.status import rootfs_users
+    times = []
+    for _ in range(9):
+        began = time.process_time()
+        rootfs_users(rootfs)
+        times.append(time.process_time() - began)
+    return statistics.median(times)
+
+
+def stop_all(command, names, lxcpath, env):
+    in_parallel(lambda name: run([command, "-P", lxcpath, "stop", "-k", name], env), names)
+
+
 def memory(command, lxcpath, env):
     """(median cgroup memory.current, median holder smaps {field: KiB}) of the containers."""
     rows = json.loads(run([command, "-P", lxcpath, "ls", "--json"], env))
-    os.environ["HACONTAIN_RUNDIR"] = env["HACONTAIN_RUNDIR"]
     from hacontain.runtime import state as statefile
     holders = [smaps(statefile.read(row["name"]).holder) for row in rows]
     return (statistics.median(row["memory"] for row in rows),
@@ -110,21 +148,58 @@ def leftovers(names, rundir):
             "rundir entries": len(os.listdir(rundir)) if os.path.isdir(rundir) else 0}
 
 
-def report(count, times, cpu, load, used, holder, left):
-    first = statistics.median(times[:EDGE]) * 1000
-    last = statistics.median(times[-EDGE:]) * 1000
-    cpu_first = statistics.median(cpu[:EDGE]) * 1000
-    cpu_last = statistics.median(cpu[-EDGE:]) * 1000
-    print(f"\n{count} busybox containers, one veth each on br0; `hacontain start --settle 0`")
-    print(f"  start, first {EDGE}: {first:.1f} ms median; last {EDGE}: {last:.1f} ms median; "
-          f"ratio {last / first:.2f}x (target 1.1x: {'met' if last <= 1.1 * first else 'NOT met'})")
-    print(f"  CPU of the start command, first {EDGE}: {cpu_first:.1f} ms median; last {EDGE}: "
-          f"{cpu_last:.1f} ms median; ratio {cpu_last / cpu_first:.2f}x")
-    print(f"  load average (1 min) before the starts {load[0]:.1f}, after {load[1]:.1f}")
+def rounds(args, names, lxcpath, env):
+    """[(first window, last window, scan CPU first, scan CPU last)] of each round, and the
+    memory measures taken with all containers running in the last one."""
+    first, middle, last = names[:EDGE], names[EDGE:-EDGE], names[-EDGE:]
+    rootfs = os.path.join(lxcpath, first[0], "rootfs")
+    measured, used = [], None
+    for number in range(1, args.rounds + 1):
+        low = Window(args.command, first, lxcpath, env)
+        scan_low = scan_cpu(rootfs)
+        in_parallel(lambda name: run([args.command, "-P", lxcpath, "start", name, "--settle",
+                                      "0"], env), middle)
+        high = Window(args.command, last, lxcpath, env)
+        scan_high = scan_cpu(rootfs)
+        measured.append((low, high, scan_low, scan_high))
+        if number == args.rounds:
+            used = memory(args.command, lxcpath, env)
+        stop_all(args.command, names, lxcpath, env)
+        print(f"round {number} of {args.rounds} done", file=sys.stderr)
+    return measured, used
+
+
+def ms(values):
+    """The median of `values` (seconds), in milliseconds."""
+    return statistics.median(values) * 1000
+
+
+def report(count, measured, used, left):
+    print(f"\n{count} busybox containers, one veth each on br0; `hacontain start --settle 0`; "
+          f"{len(measured)} rounds (first {EDGE}, the middle ones unmeasured, last {EDGE}, "
+          f"stop all)")
+    for number, (low, high, scan_low, scan_high) in enumerate(measured, 1):
+        print(f"  round {number}: wall {ms(low.wall):.1f} / {ms(high.wall):.1f} ms "
+              f"({ms(high.wall) / ms(low.wall):.2f}x), CPU {ms(low.cpu):.1f} / "
+              f"{ms(high.cpu):.1f} ms ({ms(high.cpu) / ms(low.cpu):.2f}x); CPUs busy "
+              f"{low.busy:.0%} / {high.busy:.0%}, load {low.load:.1f} / {high.load:.1f}; "
+              f"scan {ms([scan_low]):.2f} / {ms([scan_high]):.2f} ms")
+    wall_first = ms([t for low, _, _, _ in measured for t in low.wall])
+    wall_last = ms([t for _, high, _, _ in measured for t in high.wall])
+    cpu_first = ms([t for low, _, _, _ in measured for t in low.cpu])
+    cpu_last = ms([t for _, high, _, _ in measured for t in high.cpu])
+    print(f"  all rounds, start, first {EDGE}: {wall_first:.1f} ms median; last {EDGE}: "
+          f"{wall_last:.1f} ms median; ratio {wall_last / wall_first:.2f}x (target 1.1x: "
+          f"{'met' if wall_last <= 1.1 * wall_first else 'NOT met'})")
+    print(f"  all rounds, CPU of the start command, first {EDGE}: {cpu_first:.1f} ms median; "
+          f"last {EDGE}: {cpu_last:.1f} ms median; ratio {cpu_last / cpu_first:.2f}x")
+    print(f"  rootfs-in-use scan (in the start's first child, not in the CPU above): "
+          f"{ms([m[2] for m in measured]):.2f} ms CPU at {EDGE} containers, "
+          f"{ms([m[3] for m in measured]):.2f} ms at {count}")
     print(f"  memory per container (cgroup memory.current, holder included): "
-          f"{used / 1048576:.2f} MiB median")
+          f"{used[0] / 1048576:.2f} MiB median")
     print("  console holder (smaps_rollup, KiB, median): "
-          + ", ".join(f"{field} {value:.0f}" for field, value in holder.items()))
+          + ", ".join(f"{field} {value:.0f}" for field, value in used[1].items()))
     print("  left after stop and destroy: "
           + ", ".join(f"{what} {number}" for what, number in left.items()))
 
@@ -134,30 +209,30 @@ def inner(args):
     work = tempfile.mkdtemp(prefix="hacontain-bench-density.")
     lxcpath, rundir = os.path.join(work, "lxc"), os.path.join(work, "run")
     env = {**os.environ, "HACONTAIN_RUNDIR": rundir}
+    os.environ["HACONTAIN_RUNDIR"] = rundir
     names = [f"hcd{os.getpid()}x{number}" for number in range(args.containers)]
     try:
         make(args.command, names, lxcpath, env)
-        load = [os.getloadavg()[0]]
-        times, cpu = start_all(args.command, names, lxcpath, env)
-        load.append(os.getloadavg()[0])
-        used, holder = memory(args.command, lxcpath, env)
+        measured, used = rounds(args, names, lxcpath, env)
     finally:
-        with ThreadPoolExecutor(PARALLEL) as pool:
-            list(pool.map(lambda name: remove(args.command, name, lxcpath, env), names))
+        in_parallel(lambda name: remove(args.command, name, lxcpath, env), names)
         left = leftovers(names, rundir)
         shutil.rmtree(work, ignore_errors=True)
-    report(args.containers, times, cpu, load, used, holder, left)
+    report(args.containers, measured, used, left)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--containers", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--command", default=os.path.join(os.path.dirname(sys.executable),
                                                            "hacontain"))
     parser.add_argument("--inside", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.containers < 2 * EDGE:
         sys.exit(f"bench/density.py: at least {2 * EDGE} containers")
+    if args.rounds < 1:
+        sys.exit("bench/density.py: at least 1 round")
     if args.inside:
         return inner(args)
     if os.geteuid() != 0:
@@ -168,7 +243,8 @@ def main():
         subprocess.run(["nsenter", f"--net=/run/netns/{netns}", "unshare", "-m",
                         "--propagation", "slave", "sh", "-c", WITH_NETNS_SYSFS, "sh",
                         sys.executable, os.path.abspath(__file__), "--containers",
-                        str(args.containers), "--command", args.command, "--inside", netns],
+                        str(args.containers), "--rounds", str(args.rounds), "--command",
+                        args.command, "--inside", netns],
                        check=True)
     finally:
         subprocess.run(["ip", "netns", "del", netns], check=False)
