@@ -9,15 +9,16 @@ it) and a few large files (copies of this machine's /usr/lib binaries, --large-m
 all). Per tree and round, alternating which goes first, the same tree is archived by
 `tar -cf - -C TREE . | zstd -T0 -q > FILE` (the peer), by the archive engine as a
 library call in this process (backup.archive.write: GNU tar with numeric owners,
-xattrs, ACLs, sparse files, through the streaming reader that makes the manifest into
-zstd -T0 --check, the same level, 3), the same with --checksums (the sha256 of every
-file in the manifest), and by the whole `hacontain backup NAME --compress zstd`
+xattrs, ACLs, sparse files, writing into zstd -T0 --check, the same level, 3, its
+listing read for the manifest), the same with --checksums (tar's output through the
+streaming reader that hashes every file for the manifest), and by the whole `hacontain backup NAME --compress zstd`
 command on a stopped container whose rootfs is the tree (dump directory checks, the
 read-only view, the log, the fsync and rename). All write to the same directory. One warm-up run of each first: every run reads a warm page cache, so this
 measures the work of the archiving, not the disk. Prints medians of the wall time,
 throughput (bytes of the tree's files per second), CPU time (all processes of the run)
 and archive size, with the ratios of throughput and of CPU time (the peer's over
-ours: what the throughput ratio is where the pipeline is CPU-bound) to the peer's. Target from the issue:
+ours: what the throughput ratio is where the pipeline is CPU-bound) to the peer's, and
+the load average before and after (the machine may be shared). Target from the issue:
 >= 0.9x. Everything is removed at the end, also on failure. Not a test: timings
 depend on the machine.
 """
@@ -174,7 +175,10 @@ def main():
                            check=True, capture_output=True)
             named[label] = (tree, name)
         sizes = {label: tree_bytes(tree) for label, tree in trees.items()}
+        before = os.getloadavg()
         report(measure(named, args.rounds, lxcpath, dumpdir, scratch), sizes)
+        print(f"\nload average (1, 5, 15 min): before {before[0]:.1f} {before[1]:.1f} "
+              f"{before[2]:.1f}, after " + " ".join(f"{v:.1f}" for v in os.getloadavg()))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         shutil.rmtree(rundir, ignore_errors=True)

@@ -158,33 +158,30 @@ def write(root, files, output, settings, on_read=None):
 
 def _direct(root, sink, settings, on_read, processes, compressor):
     """tar of `root` writing into `sink`'s file descriptor (the compressor's pipe), its
-    listing read meanwhile; (the tree's Members, tar's warnings)."""
-    listing_fd, listing_end = os.pipe()
-    try:
-        tar = start_process(tar_command(root, settings, listing_end), stdout=sink.fd,
-                            stderr=subprocess.PIPE, pass_fds=(listing_end,),
+    listing into a memory file read when it ends (nothing to wake this process up while
+    it runs but a look at its progress); (the tree's Members, tar's warnings)."""
+    listing_fd = os.memfd_create("hacontain-backup-listing")
+    with open(listing_fd, "rb") as listed:
+        tar = start_process(tar_command(root, settings, listing_fd), stdout=sink.fd,
+                            stderr=subprocess.PIPE, pass_fds=(listing_fd,),
                             env={**os.environ, **tarlisting.ENVIRONMENT},
                             preexec_fn=_die_with_parent)
-    except BaseException:
-        os.close(listing_fd)
-        raise
-    finally:
-        os.close(listing_end)
-    processes.insert(0, tar)
-    errors = StderrLines(tar.stderr)
-    listing = tarlisting.Listing(lambda path: ROOTFS[:-1] + path.removeprefix("."))
-    progress = _ReadProgress(tar.pid, on_read)
-    with open(listing_fd, "rb", buffering=0) as stream:
-        while True:
-            if select.select([stream], [], [], PROGRESS_POLL)[0]:
-                chunk = stream.read(1 << 16)
-                if not chunk:
-                    break
-                listing.feed(chunk)
-            progress.poll()
-    status = tar.wait()
-    errors.join()
-    _check_tar(root, status, errors.lines, compressor)
+        processes.insert(0, tar)
+        errors = StderrLines(tar.stderr)
+        progress = _ReadProgress(tar.pid, on_read)
+        ended = os.pidfd_open(tar.pid)
+        try:
+            while not select.select([ended], [], [], PROGRESS_POLL)[0]:
+                progress.poll()
+            progress.poll()                   # its last reads (not reaped yet)
+        finally:
+            os.close(ended)
+        status = tar.wait()
+        errors.join()
+        _check_tar(root, status, errors.lines, compressor)
+        listing = tarlisting.Listing(lambda path: ROOTFS[:-1] + path.removeprefix("."))
+        while chunk := listed.read(1 << 20):
+            listing.feed(chunk)
     listing.close()
     return listing.members, errors.lines
 

@@ -9,15 +9,16 @@ import re
 
 from hacontain.backup.tarstream import Member
 
-OPTIONS = ("-vv", "--quoting-style=c")    # with --index-file and LC_ALL=C
+OPTIONS = ("-vv", "--quoting-style=c", "--utc")   # with --index-file and LC_ALL=C;
+# --utc: no look at /etc/localtime per member
 ENVIRONMENT = {"LC_ALL": "C"}             # " link to " untranslated, every non-ASCII byte \ooo
 KINDS = {b"-": "file", b"h": "hardlink", b"l": "symlink", b"d": "dir", b"c": "char",
          b"b": "block", b"p": "fifo"}
 ARROWS = {"hardlink": b"link to", "symlink": b"->"}
-_STRING = rb'"((?:[^"\\]|\\.)*)"'
+_STRING = rb'"([^"\\]*(?:\\.[^"\\]*)*)"'
 # mode (with tar's attribute mark), uid/gid, size (major,minor for devices), date time,
 # name, and for links the arrow and the target
-_LINE = re.compile(rb"(\S)\S*\s+\S+\s+(\S+)\s[^\"]*" + _STRING +
+_LINE = re.compile(rb"(.)\S* +\S+ +(\S+) [^\"]*" + _STRING +
                    rb"(?: (->|link to) " + _STRING + rb")?")
 _ESCAPE = re.compile(rb"\\([0-7]{3}|.)")
 _SIMPLE = {b"a": b"\a", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t",
