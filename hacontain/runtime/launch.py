@@ -330,11 +330,11 @@ def _first_child(plan, cgroup, in_v2, fds, scanning):
         os._exit(1)
     for fd in (sync_r, err_w, pid_w, to_init, started_w):
         os.close(fd)
-    if scan is not None:
-        _send_scan(scan, scan_w)
     try:
-        _leave_v2_cgroup_root(cgroup)
         console.detach_stdio()            # the caller may wait for its pipes' EOF
+        if scan is not None:
+            _send_scan(scan, scan_w)
+        _leave_v2_cgroup_root(cgroup)
         console.exec_holder(plan.console, (log, listener, to_holder), started_r,
                             os.path.basename(os.path.dirname(plan.console.socket)), second)
     finally:
