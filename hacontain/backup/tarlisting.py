@@ -15,11 +15,11 @@ ENVIRONMENT = {"LC_ALL": "C"}             # " link to " untranslated, every non-
 KINDS = {b"-": "file", b"h": "hardlink", b"l": "symlink", b"d": "dir", b"c": "char",
          b"b": "block", b"p": "fifo"}
 ARROWS = {"hardlink": b"link to", "symlink": b"->"}
-_STRING = rb'"([^"\\]*(?:\\.[^"\\]*)*)"'
+_STRING = rb'"([^"\\\n]*(?:\\.[^"\\\n]*)*)"'
 # mode (with tar's attribute mark), uid/gid, size (major,minor for devices), date time,
 # name, and for links the arrow and the target
-_LINE = re.compile(rb"(.)\S* +\S+ +(\S+) [^\"]*" + _STRING +
-                   rb"(?: (->|link to) " + _STRING + rb")?")
+_LINE = re.compile(rb"(.)\S* +\S+ +(\S+) [^\"\n]*" + _STRING +
+                   rb"(?: (->|link to) " + _STRING + rb")?\n")
 _ESCAPE = re.compile(rb"\\([0-7]{3}|.)")
 _SIMPLE = {b"a": b"\a", b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t",
            b"v": b"\v", b"\\": b"\\", b'"': b'"', b"?": b"?", b"'": b"'"}
@@ -37,9 +37,17 @@ class Listing:
         self.rename, self.members, self._rest = rename, [], b""
 
     def feed(self, data):
-        lines = (self._rest + data).split(b"\n")
-        self._rest = lines.pop()
-        self.members += [member(line, self.rename) for line in lines]
+        data = self._rest + data
+        cut = data.rfind(b"\n") + 1
+        self._rest, position, add = data[cut:], 0, self.members.append
+        for found in _LINE.finditer(data, 0, cut):
+            if found.start() != position:
+                break
+            add(_member(found, self.rename))
+            position = found.end()
+        if position != cut:
+            line = data[position:data.find(b"\n", position)]
+            raise ListingError(f"unexpected line in tar's listing: {line[:300]!r}")
 
     def close(self):
         if self._rest:
@@ -48,12 +56,18 @@ class Listing:
 
 def member(line, rename=lambda path: path):
     """The Member of one listing line (without its newline)."""
-    found = _LINE.fullmatch(line)
-    kind = found and KINDS.get(found[1])
-    if not kind or found[4] != ARROWS.get(kind):
+    found = _LINE.fullmatch(line + b"\n")
+    if not found:
         raise ListingError(f"unexpected line in tar's listing: {line[:300]!r}")
-    size = int(found[2]) if kind == "file" else 0
-    return Member(rename(_text(found[3])), kind, size, _text(found[5] or b""))
+    return _member(found, rename)
+
+
+def _member(found, rename):
+    kind = KINDS.get(found[1])
+    if not kind or found[4] != ARROWS.get(kind):
+        raise ListingError(f"unexpected line in tar's listing: {found[0][:300]!r}")
+    return Member(rename(_text(found[3])), kind, int(found[2]) if kind == "file" else 0,
+                  _text(found[5]) if found[5] else "")
 
 
 def _text(quoted):
