@@ -42,6 +42,8 @@ INFO, CONFIG, MANIFEST = "hacontain/info.json", "hacontain/config", "hacontain/m
 ROOTFS = "rootfs/"
 RECORD = 10240                  # tar's record: the archive's length is a multiple of it
 PIPE_SIZE = 1 << 20             # fewer wake-ups between tar, the reader and the compressor
+# (not between tar and the compressor alone: on a busy machine tar -> zstd -T0 through
+# a pipe of 1 MiB ran at 0.75-0.8x the speed of the default 64 KiB, at the same CPU time)
 PROGRESS_POLL = 0.2             # s between looks at how much tar read
 _PR_SET_PDEATHSIG = 1
 _MAGIC = {b"\x28\xb5\x2f\xfd": "zstd", b"\x1f\x8b": "gzip"}
@@ -118,8 +120,9 @@ def write(root, files, output, settings, on_read=None):
     (the manifest then follows tar's end-of-archive blocks); with file sums or a
     bandwidth limit its output goes through tarstream.Reader instead (hashing,
     holding back), which leaves its end-of-archive blocks out."""
-    compressor = start_process(compressor_command(settings), stdin=subprocess.PIPE,
-                               stdout=output)
+    relayed = sums_files(settings) or settings.bwlimit
+    compressor = start_process(compressor_command(settings), widen=relayed,
+                               stdin=subprocess.PIPE, stdout=output)
     processes = [compressor] if compressor else []
     sink = CountingWriter(compressor.stdin if compressor else output)
     try:
@@ -127,7 +130,6 @@ def write(root, files, output, settings, on_read=None):
         for path, data in files.items():
             sink.write(_member_bytes(path, data))
             records.append(Member(path, "file", len(data), "", hashlib.sha256(data).hexdigest()))
-        relayed = sums_files(settings) or settings.bwlimit
         tree, warnings = (_relayed if relayed else _direct)(root, sink, settings, on_read,
                                                              processes, compressor)
         records += tree
@@ -255,8 +257,8 @@ def _member_bytes(path, data):
     return info.tobuf(tarfile.PAX_FORMAT) + data + bytes(-len(data) % BLOCK)
 
 
-def start_process(argv, **kwargs):
-    """Popen of `argv` (None for None), its data pipes widened to PIPE_SIZE."""
+def start_process(argv, widen=True, **kwargs):
+    """Popen of `argv` (None for None), its data pipes widened to PIPE_SIZE if `widen`."""
     if argv is None:
         return None
     try:
@@ -265,7 +267,7 @@ def start_process(argv, **kwargs):
     except FileNotFoundError:
         raise NotInstalled(f"{argv[0]} is not installed on this node") from None
     for pipe in (process.stdin, process.stdout):
-        if pipe is not None:
+        if pipe is not None and widen:
             try:
                 fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_SIZE)
             except OSError:
