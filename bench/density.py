@@ -132,8 +132,9 @@ def memory(command, lxcpath, env):
 
 
 def remove(command, name, lxcpath, env):
-    for action in (["stop", "-k"], ["destroy", "-f"]):
-        subprocess.run([command, "-P", lxcpath, *action, name], env=env, capture_output=True)
+    """Destroy the container (stopped first if it runs: after a failure)."""
+    subprocess.run([command, "-P", lxcpath, "destroy", "-f", name], env=env,
+                   capture_output=True)
 
 
 def leftovers(names, rundir):

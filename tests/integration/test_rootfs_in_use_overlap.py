@@ -5,6 +5,7 @@ running container's rootfs, or over a chroot's root, is still refused, with the 
 error, and the refused start leaves nothing (state, cgroup, veth, console holder,
 mounts); the starting init itself never counts as a user of its rootfs."""
 
+import json
 import os
 import subprocess
 import time
@@ -103,8 +104,9 @@ def test_a_second_init_over_a_running_rootfs_is_refused_and_leaves_nothing(
 class LateScan:
     """The start's scan, made to wait until the new init has pivoted into its rootfs (a
     process but those `others()` lists has it as root), so that it always sees the new
-    init; it runs in the start's first child, which appends the PIDs it found to the
-    file `record`: `seen` reads them."""
+    init; it runs in the start's first child, which writes to the file `record` the
+    PIDs it found (`seen`), its own PID and where its stdout and stderr lead
+    (`scanner`)."""
 
     def __init__(self, record):
         self.others, self.record = tuple, record
@@ -114,18 +116,21 @@ class LateScan:
         while time.monotonic() < deadline:
             users = rootfs_users(rootfs)
             if set(users) - set(self.others()):
-                with open(self.record, "a", encoding="ascii") as handle:
-                    handle.write("".join(f"{pid}\n" for pid in users))
+                with open(self.record, "w", encoding="utf-8") as handle:
+                    json.dump({"seen": users, "pid": os.getpid(), "stdio": [
+                        os.readlink(f"/proc/self/fd/{fd}") for fd in (1, 2)]}, handle)
                 return users
             time.sleep(0.005)
         raise AssertionError(f"no new init pivoted into {rootfs} within 30 s")
 
     @property
+    def scanner(self):
+        with open(self.record, encoding="utf-8") as handle:
+            return json.load(handle)
+
+    @property
     def seen(self):
-        if not os.path.exists(self.record):
-            return []
-        with open(self.record, encoding="ascii") as handle:
-            return [int(line) for line in handle]
+        return self.scanner["seen"]
 
 
 @pytest.fixture
@@ -139,6 +144,9 @@ def test_the_new_init_is_not_a_user_of_its_own_rootfs(make_container, late_scan)
     ct = make_container()
     record = ct.start()
     assert record.pid in late_scan.seen, "the scan ran after the init had pivoted"
+    assert late_scan.scanner["pid"] == record.holder, "the first child (the holder) scanned"
+    assert late_scan.scanner["stdio"] == ["/dev/null"] * 2, \
+        "the first child let go of the caller's stdout and stderr before its scan"
     assert ct.status().running
 
 
