@@ -53,7 +53,10 @@ OP_TIMEOUT = "120s"
 # The operation timeouts of a loaded configuration are multiplied by this: under TCG on a
 # shared host a VM runs 10-20 times slower than a real node (crm_mon alone takes 5-15 s).
 TIMEOUT_SCALE = 5
-POLL = 10                 # seconds between crm_mon calls: each takes seconds of a TCG VM
+# Waits poll inside a VM (no round trip per poll) with Pacemaker's cheapest queries
+# (cibadmin, crm_resource --locate; crm_mon takes 5-15 s of a TCG VM), every POLL s:
+# each poll takes the VM's one CPU from the work it waits for.
+POLL = 1
 MEMORY_MB = 768
 LXCPATH = "/var/lib/hacontain"
 DEPLOY = CHECKOUT / "deploy" / "node"
@@ -143,8 +146,7 @@ class VmCluster:
         self.fence_device.start()
         self._stack.callback(self.fence_device.stop)
         self._provision()
-        for node in self.nodes:
-            node.sh(BRING_UP)
+        on_each(self.nodes, lambda node: node.sh(BRING_UP))
         self.wait_online(timeout=timeout)
         self._seed_cib()
 
@@ -154,13 +156,16 @@ class VmCluster:
         marked in sync), and the node names in /etc/hosts."""
         hosts = "".join(f"{address} {name}\n" for name, address in zip(NAMES, ADDRESSES))
         first, second = self.nodes
-        for node in self.nodes:
+
+        def each(node):           # both VMs at once: each has its own CPU
             node.sh(f"mkdir -p {EXCHANGE} && mount -t 9p -o trans=virtio,version=9p2000.L exchange {EXCHANGE} && "
                     "cat >> /etc/hosts", input=hosts)
             node.install(f"/usr/sbin/{AGENT_NAME}", AGENT, 0o755)
             node.deploy("packages.sh --without pcs --without fence-agents", timeout=600)
             node.deploy(f"lvm.sh --backing {BACKING_DISK} --vg {VG} --local-vg ''")
             node.deploy(f"drbd.sh {DRBD_ARGS}", timeout=600)
+
+        on_each(self.nodes, each)
         first.deploy(f"corosync.sh {COROSYNC_ARGS}")
         first.sh(f"install -m 400 /etc/corosync/authkey {EXCHANGE}/authkey")
         second.deploy(f"corosync.sh {COROSYNC_ARGS} --authkey {EXCHANGE}/authkey")
@@ -171,6 +176,8 @@ class VmCluster:
         """Cluster options for a TCG cluster and the fence device."""
         node = self.nodes[0]
         node.sh(f"crm_attribute --type crm_config --name stonith-action --update off && "
+                # a TCG VM's load is always high: no throttling of the cluster's jobs for it
+                f"crm_attribute --type crm_config --name load-threshold --update 1000% && "
                 f"crm_attribute --type rsc_defaults --name resource-stickiness --update 100 && "
                 f"crm_attribute --type op_defaults --name timeout --update {OP_TIMEOUT} && "
                 f"cibadmin --create --scope resources --xml-text {shlex.quote(self.fence_xml())}")
@@ -285,9 +292,8 @@ class VmCluster:
             self.start(node.name, timeout)
         self.wait_online(timeout)
         in_sync = _until(f'[ "$(drbdadm dstate {DRBD_RESOURCE} 2>/dev/null)" = UpToDate/UpToDate ]',
-                         timeout, interval=1)
-        for node in self.nodes:
-            node.sh(in_sync, timeout=timeout + 30)
+                         timeout, interval=POLL)
+        on_each(self.nodes, lambda node: node.sh(in_sync, timeout=timeout + 30))
         self.wait_idle(timeout)
 
     def cut_link(self):
@@ -314,17 +320,35 @@ class VmCluster:
         return CrmStatus.parse(node.name, node.sh("crm_mon --output-as=xml", timeout=60))
 
     def wait_online(self, timeout=600, via=None):
-        """Wait until both nodes are online as `via` sees it."""
-        wait_for(lambda: set(NAMES) <= self.status(via).online(), timeout, interval=POLL,
-                 what=f"{' and '.join(NAMES)} online")
+        """Wait until both nodes are online as `via` sees it: their node_state in the CIB
+        says the controller is online and has joined (what crm_mon calls online)."""
+        xpath = "//node_state[@crmd='online'][@join='member']"
+        online = (f"[ \"$(cibadmin --query --xpath \"{xpath}\" 2>/dev/null | "
+                  f"grep -Ec '<node_state [^>]*uname=\"({'|'.join(NAMES)})\"')\" = {len(NAMES)} ]")
+        node = self._via(via)
+        try:
+            node.sh(_until(online, timeout, interval=POLL), timeout=timeout + 30)
+        except CommandError as e:
+            raise StateError(f"{' and '.join(NAMES)} not online in {node.name} after {timeout} s: "
+                             f"{node.sh('crm_node -l || true')}") from e
 
     def wait_started(self, rsc, not_on=None, timeout=600, via=None):
-        """Wait until `rsc` is Started on exactly one node (not `not_on`); its name."""
-        def started():
-            nodes = self.status(via).started_on(rsc)
-            return nodes[0] if len(nodes) == 1 and nodes[0] != not_on else None
-
-        return wait_for(started, timeout, interval=POLL, what=f"{rsc} started")
+        """Wait until `rsc` runs on exactly one node (not `not_on`) as crm_resource --locate
+        reports it, with no operation of it pending (a start in progress is located too:
+        its pending operation is in the CIB with op-status -1); its name."""
+        node = self._via(via)
+        located = f"crm_resource --locate --resource {rsc} 2>/dev/null | sed -n 's/.* is running on: //p'"
+        pending = f"//lrm_resource[@id='{rsc}']/lrm_rsc_op[@op-status='-1']"
+        none_pending = f'{{ cibadmin --query --xpath "{pending}" > /dev/null 2>&1; [ $? = 105 ]; }}'
+        script = (f"deadline=$(( $(date +%s) + {int(timeout)} )); "
+                  f"until at=$({located}) && [ -n \"$at\" ] && [ \"$(echo \"$at\" | wc -l)\" = 1 ] "
+                  f"&& [ \"$at\" != {shlex.quote(str(not_on))} ] && {none_pending}; do "
+                  f'[ "$(date +%s)" -lt "$deadline" ] || exit 1; sleep {POLL}; done; echo "$at"')
+        try:
+            return node.sh(script, timeout=timeout + 30).strip()
+        except CommandError as e:
+            raise StateError(f"{rsc} not started in {node.name} after {timeout} s (not on {not_on}): "
+                             f"{node.sh(f'crm_resource --locate --resource {rsc} 2>&1 || true')}") from e
 
     def wait_idle(self, timeout=600, via=None):
         """Wait until Pacemaker has no action pending (crm_resource --wait)."""
@@ -382,6 +406,25 @@ class VmCluster:
         return self.node(ref).sh(f"hacontain attach {name} -- /bin/sh -c {shlex.quote(script)}")
 
 
+def on_each(nodes, action):
+    """Run `action(node)` for every node at once, in threads; raise the first error."""
+    errors = []
+
+    def run(node):
+        try:
+            action(node)
+        except BaseException as e:    # re-raised in the caller's thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(node,)) for node in nodes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
 def scale_timeouts(configuration, factor):
     """Multiply every operation's timeout (e.g. "20s") in a CIB configuration element."""
     for op in configuration.iter("op"):
@@ -393,7 +436,7 @@ def scale_timeouts(configuration, factor):
 def _running_on(rsc, node, timeout):
     """A shell loop waiting until Pacemaker reports `rsc` running on `node`."""
     return _until(f"crm_resource --locate --resource {rsc} 2>/dev/null | grep -q 'running on: {node}$'",
-                  timeout, interval=0.2)
+                  timeout, interval=POLL)
 
 
 def _until(condition, timeout, interval=0.5):
