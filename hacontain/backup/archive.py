@@ -160,9 +160,11 @@ def write(root, files, output, settings, on_read=None):
 
 def _direct(root, sink, settings, on_read, processes, compressor):
     """tar of `root` writing into `sink`'s file descriptor (the compressor's pipe), its
-    listing into a memory file read when it ends (nothing to wake this process up while
-    it runs but a look at its progress); (the tree's Members, tar's warnings)."""
+    listing into a memory file, read as it grows every PROGRESS_POLL (nothing wakes this
+    process up in between, and little of it is left to read when tar ends: the
+    compressor waits for the manifest); (the tree's Members, tar's warnings)."""
     listing_fd = os.memfd_create("hacontain-backup-listing")
+    listing = tarlisting.Listing(lambda path: ROOTFS[:-1] + path.removeprefix("."))
     with open(listing_fd, "rb") as listed:
         tar = start_process(tar_command(root, settings, listing_fd), stdout=sink.fd,
                             stderr=subprocess.PIPE, pass_fds=(listing_fd,),
@@ -175,15 +177,14 @@ def _direct(root, sink, settings, on_read, processes, compressor):
         try:
             while not select.select([ended], [], [], PROGRESS_POLL)[0]:
                 progress.poll()
+                listing.feed(listed.read())
             progress.poll()                   # its last reads (not reaped yet)
         finally:
             os.close(ended)
         status = tar.wait()
         errors.join()
         _check_tar(root, status, errors.lines, compressor)
-        listing = tarlisting.Listing(lambda path: ROOTFS[:-1] + path.removeprefix("."))
-        while chunk := listed.read(1 << 20):
-            listing.feed(chunk)
+        listing.feed(listed.read())
     listing.close()
     return listing.members, errors.lines
 
