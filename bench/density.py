@@ -17,8 +17,11 @@ measured), the last 50 (measured), then stops all; the windows of one round
 are seconds apart, and the rounds repeat that. Prints, per round and over all
 rounds, the median wall time and CPU time (user + system of the start
 command) of a start in each window and their ratios (target from issue 18:
-last <= 1.1x first at N = 500), how busy the machine's CPUs were in each
-window (all processes, these starts included) and its load average; the CPU
+last <= 1.1x first at N = 500); the wall time also in units of a reference
+run after each start (an interpreter start, which the containers do not slow:
+the ratio with the machine's speed in each window taken out); how busy the
+machine's CPUs were in each window (all processes, these starts included)
+and its load average; the CPU
 of the rootfs-in-use scan (status.rootfs_users, which a start runs in its
 first child, so not in the start command's CPU) at each window's size; the
 memory per container (its cgroup's memory.current, which counts the console
@@ -47,6 +50,7 @@ from network import WITH_NETNS_SYSFS, make_host_netns  # noqa: E402
 VETH = ["lxc.net.0.type = veth", "lxc.net.0.link = br0", "lxc.net.0.flags = up"]
 EDGE = 50
 PARALLEL = 4              # creations, middle starts, stops, removals at a time (not measured)
+REFERENCE = [sys.executable, "-S", "-I", "-c", "pass"]
 
 
 def run(argv, env):
@@ -76,18 +80,23 @@ def make(command, names, lxcpath, env):
 
 
 class Window:
-    """The measures of one window of starts: wall and CPU seconds of each start, the
+    """The measures of one window of starts: wall and CPU seconds of each start, wall
+    seconds of the reference run right after each (an interpreter start, which
+    nothing of the containers slows: how fast the shared machine was then), the
     share of the machine's CPU time busy meanwhile, the load average when it began."""
 
     def __init__(self, command, names, lxcpath, env):
         self.load = os.getloadavg()[0]
         before = _cpu_times()
-        self.wall, self.cpu = [], []
+        self.wall, self.cpu, self.reference = [], [], []
         for name in names:
             began, used = time.perf_counter(), _children_cpu()
             run([command, "-P", lxcpath, "start", name, "--settle", "0"], env)
             self.wall.append(time.perf_counter() - began)
             self.cpu.append(_children_cpu() - used)
+            began = time.perf_counter()
+            run(REFERENCE, env)
+            self.reference.append(time.perf_counter() - began)
         after = _cpu_times()
         total = sum(after) - sum(before)
         idle = (after[3] + after[4]) - (before[3] + before[4])
@@ -175,6 +184,11 @@ def ms(values):
     return statistics.median(values) * 1000
 
 
+def adjusted(window):
+    """The window's median start time in medians of its reference runs."""
+    return ms(window.wall) / ms(window.reference)
+
+
 def report(count, measured, used, left):
     print(f"\n{count} busybox containers, one veth each on br0; `hacontain start --settle 0`; "
           f"{len(measured)} rounds (first {EDGE}, the middle ones unmeasured, last {EDGE}, "
@@ -182,7 +196,9 @@ def report(count, measured, used, left):
     for number, (low, high, scan_low, scan_high) in enumerate(measured, 1):
         print(f"  round {number}: wall {ms(low.wall):.1f} / {ms(high.wall):.1f} ms "
               f"({ms(high.wall) / ms(low.wall):.2f}x), CPU {ms(low.cpu):.1f} / "
-              f"{ms(high.cpu):.1f} ms ({ms(high.cpu) / ms(low.cpu):.2f}x); CPUs busy "
+              f"{ms(high.cpu):.1f} ms ({ms(high.cpu) / ms(low.cpu):.2f}x); in references "
+              f"{adjusted(low):.2f} / {adjusted(high):.2f} "
+              f"({adjusted(high) / adjusted(low):.2f}x); CPUs busy "
               f"{low.busy:.0%} / {high.busy:.0%}, load {low.load:.1f} / {high.load:.1f}; "
               f"scan {ms([scan_low]):.2f} / {ms([scan_high]):.2f} ms")
     wall_first = ms([t for low, _, _, _ in measured for t in low.wall])
@@ -192,6 +208,13 @@ def report(count, measured, used, left):
     print(f"  all rounds, start, first {EDGE}: {wall_first:.1f} ms median; last {EDGE}: "
           f"{wall_last:.1f} ms median; ratio {wall_last / wall_first:.2f}x (target 1.1x: "
           f"{'met' if wall_last <= 1.1 * wall_first else 'NOT met'})")
+    ref_first = ms([t for low, _, _, _ in measured for t in low.reference])
+    ref_last = ms([t for _, high, _, _ in measured for t in high.reference])
+    print(f"  all rounds, reference (interpreter start after each start), first {EDGE}: "
+          f"{ref_first:.1f} ms median; last {EDGE}: {ref_last:.1f} ms median; start in "
+          f"references: {wall_first / ref_first:.2f} / {wall_last / ref_last:.2f}, ratio "
+          f"{(wall_last / ref_last) / (wall_first / ref_first):.2f}x (the wall ratio "
+          f"with the machine's speed of each window taken out)")
     print(f"  all rounds, CPU of the start command, first {EDGE}: {cpu_first:.1f} ms median; "
           f"last {EDGE}: {cpu_last:.1f} ms median; ratio {cpu_last / cpu_first:.2f}x")
     print(f"  rootfs-in-use scan (in the start's first child, not in the CPU above): "
