@@ -14,7 +14,10 @@ processes, cgroups and host-side veths on the bridge. As the wall time follows
 the load of a shared machine, the two windows alternate in rounds: a round
 starts the first 50 (measured), the middle ones (a few at a time, not
 measured), the last 50 (measured), then stops all; the windows of one round
-are seconds apart, and the rounds repeat that. Prints, per round and over all
+are seconds apart, and the rounds repeat that. Before each window, the bench
+waits until the running containers' processes are quiet (the starts before
+it leave their console holders' niced start-ups and boot scripts running).
+Prints, per round and over all
 rounds, the median wall time and CPU time (user + system of the start
 command) of a start in each window and their ratios (target from issue 18:
 last <= 1.1x first at N = 500); the wall time also in units of a reference
@@ -116,6 +119,40 @@ def _children_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
+def settle(names):
+    """Wait until the inits and console holders of the running ones of `names` (and what
+    they reaped) use less than 2% of a CPU over half a second: the holders' niced
+    interpreter start-ups and the boot scripts of the containers just started,
+    which would otherwise run during the next window; at most 120 s. The seconds
+    waited."""
+    began = time.monotonic()
+    last = _containers_cpu(names)
+    while time.monotonic() < began + 120:
+        time.sleep(0.5)
+        now = _containers_cpu(names)
+        if now - last < 0.01:
+            break
+        last = now
+    return time.monotonic() - began
+
+
+def _containers_cpu(names):
+    """CPU seconds of the inits and holders of `names`' running containers, with their
+    reaped children's (/proc/PID/stat's utime, stime, cutime, cstime)."""
+    from hacontain.runtime import state as statefile
+    ticks = 0
+    for name in names:
+        record = statefile.read(name)
+        for pid in (record.pid, record.holder) if record is not None else ():
+            try:
+                with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except (OSError, TypeError):
+                continue                      # gone meanwhile
+            ticks += sum(int(value) for value in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def scan_cpu(rootfs):
     """Median CPU seconds of the rootfs-in-use scan (the start's, in this process)."""
     from hacontain.runtime.status import rootfs_users
@@ -165,11 +202,15 @@ def rounds(args, names, lxcpath, env):
     rootfs = os.path.join(lxcpath, first[0], "rootfs")
     measured, used = [], None
     for number in range(1, args.rounds + 1):
+        waited = settle(names)
         low = Window(args.command, first, lxcpath, env)
         scan_low = scan_cpu(rootfs)
         in_parallel(lambda name: run([args.command, "-P", lxcpath, "start", name, "--settle",
                                       "0"], env), middle)
+        waited += settle(names)
         high = Window(args.command, last, lxcpath, env)
+        print(f"round {number}: {waited:.0f} s waited for the containers to settle",
+              file=sys.stderr)
         scan_high = scan_cpu(rootfs)
         measured.append((low, high, scan_low, scan_high))
         if number == args.rounds:
