@@ -106,20 +106,22 @@ def wait_counts(cluster, node, name, at_least, timeout=STEP):
     """Wait until container `name`'s counter on `node` wrote `at_least` values since it
     last started."""
     since_start = f"awk '/start$/ {{n = 0; next}} {{n++}} END {{print n + 0}}' {rootfs(name)}/counts"
-    cluster.node(node).sh(
-        f"deadline=$(( $(date +%s) + {timeout} )); "
-        f"until [ \"$({since_start} 2>/dev/null || echo 0)\" -gt {at_least} ]; do "
-        f"[ \"$(date +%s)\" -lt \"$deadline\" ] || {{ tail -3 {rootfs(name)}/counts; exit 1; }}; "
-        f"sleep 0.5; done", timeout=timeout + 30)
+    _wait_above(cluster, node, name, since_start, at_least, timeout)
 
 
 def wait_starts(cluster, node, name, more_than, timeout=300):
     """Wait until container `name`'s counter on `node` started more than `more_than` times
     and wrote 3 values since (a cold start's counter; a restored one writes no "start")."""
-    starts = f"grep -c '^start$' {rootfs(name)}/counts"
+    _wait_above(cluster, node, name, f"grep -c '^start$' {rootfs(name)}/counts", more_than,
+                timeout)
+    wait_counts(cluster, node, name, 3, timeout)
+
+
+def _wait_above(cluster, node, name, measure, threshold, timeout):
+    """Wait on `node` until shell command `measure` (0 when it fails) prints more than
+    `threshold`; the counts file's last lines in the error when `timeout` passes."""
     cluster.node(node).sh(
         f"deadline=$(( $(date +%s) + {timeout} )); "
-        f"until [ \"$({starts} 2>/dev/null || echo 0)\" -gt {more_than} ]; do "
+        f"until [ \"$({measure} 2>/dev/null || echo 0)\" -gt {threshold} ]; do "
         f"[ \"$(date +%s)\" -lt \"$deadline\" ] || {{ tail -3 {rootfs(name)}/counts; exit 1; }}; "
         f"sleep 0.5; done", timeout=timeout + 30)
-    wait_counts(cluster, node, name, 3, timeout)
