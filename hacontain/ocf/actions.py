@@ -150,10 +150,12 @@ def migrate(params):
 # -- helpers -----------------------------------------------------------------
 
 def _container(params, with_limits=False, halt_signal=None):
+    from hacontain.runtime.cgroups import reuse_layout
     from hacontain.runtime.container import Container
     from hacontain.errors import ParameterError
     if not params.name:
         raise ParameterError("parameter name is required")
+    reuse_layout()          # an action never changes the agent's own cgroups: detect once
     return Container(params.name, paths.lxcpath(params.lxcpath), params.config_path(),
                      limits=params.limits() if with_limits else (),
                      halt_signal=halt_signal)

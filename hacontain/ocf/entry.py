@@ -8,8 +8,12 @@ Imports nothing at load but sys.
 import sys
 
 
-def run(argv):
-    """Answer the action in argv and exit; never returns."""
+def run(argv, pack=None):
+    """Answer the action in argv and exit; never returns. `pack`: the file of the
+    agent's modules (codepack), used when it is there."""
+    if pack:
+        from hacontain.ocf.codepack import use
+        use(pack)
     from hacontain.ocf.agent import main
     finish(main(argv))
 

@@ -7,7 +7,9 @@ processing (which costs more than a whole depth-0 monitor) and nothing from
 the environment (PYTHONPATH, user site). The directory holding the hacontain
 package and its dependencies' site directories, which site processing would
 have found, are written into the script instead. Works the same for a wheel
-install and an editable one.
+install and an editable one. Beside it goes the pack of the agent's modules
+(codepack), which the Python half imports from while their sources are
+unchanged.
 """
 
 import os
@@ -16,27 +18,31 @@ import sys
 
 AGENT_DIR = "usr/lib/ocf/resource.d/hacontain"
 AGENT_NAME = "container"
+PACK = "usr/lib/ocf/lib/hacontain/agent-modules.pack"   # codepack: the agent's modules
 
 
 def install_agent(root="/"):
-    """Install the agent below `root`; the installed path."""
+    """Install the agent and the pack of its modules below `root`; the agent's path."""
+    from hacontain.ocf import codepack
+    pack = os.path.join(root, PACK)
+    codepack.build(pack, os.path.join(package_parent(), "hacontain"))
     folder = os.path.join(root, AGENT_DIR)
     os.makedirs(folder, mode=0o755, exist_ok=True)
     target = os.path.join(folder, AGENT_NAME)
     temp = f"{target}.{os.getpid()}.tmp"
     with open(temp, "w", encoding="utf-8") as handle:
-        handle.write(script())
+        handle.write(script(pack))
     os.chmod(temp, 0o755)
     os.rename(temp, target)
     return target
 
 
-def script():
+def script(pack=None):
     """The installed script: the shell's defaults and agent.sh, then the call of
-    hc_agent, which answers or runs python_command()."""
+    hc_agent, which answers or runs python_command(pack)."""
     import shlex
     from hacontain import paths
-    python, flags, _, code = python_command()
+    python, flags, _, code = python_command(pack)
     header = {"PYTHON": python, "PYTHON_FLAGS": flags, "AGENT": code, "DEFAULT_LXCPATH": paths.DEFAULT_LXCPATH,
               "DEFAULT_RUNDIR": paths.DEFAULT_RUNDIR, "STATE_VERSION": str(paths.STATE_VERSION),
               "DEFAULT_CGROUP_PARENT": paths.DEFAULT_CGROUP_PARENT}
@@ -49,12 +55,13 @@ def script():
             + body + 'hc_agent "$@"\n')
 
 
-def python_command():
+def python_command(pack=None):
     """The command line, less the action, of the Python agent the script runs:
-    entry.run with the import path site processing would have found (-SI skips it)."""
+    entry.run with the import path site processing would have found (-SI skips it)
+    and the pack of its modules, `pack` (codepack)."""
     import json
     code = (f"import sys; sys.path.extend({json.dumps(search_path())}); "
-            "from hacontain.ocf.entry import run; run(sys.argv)")
+            f"from hacontain.ocf.entry import run; run(sys.argv, {pack!r})")
     return [sys.executable, "-SI", "-c", code]
 
 

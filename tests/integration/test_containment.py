@@ -415,6 +415,29 @@ def test_cgroup_mixed_lets_the_container_make_sub_cgroups(running):
         "the sub-cgroup is made on the host below the container's cgroup"
 
 
+# Safety: writes one newline, and only to files with no write permission of the container's
+# own cgroup: the kernel has no handler for them, so nothing can change if the check fails.
+UNCOVERED_FILES = (
+    "cd /sys/fs/cgroup && for f in */*; do [ -f \"$f\" ] || continue; "
+    "case $f in */cgroup.subtree_control) continue ;; esac; "
+    "if grep -q \" /sys/fs/cgroup/$f \" /proc/self/mountinfo; then echo \"covered $f\"; "
+    "else echo \"uncovered $f $(ls -l \"$f\" | cut -c1-10) "
+    "$( (chmod u+w \"$f\" && echo > \"$f\" && echo written) 2>&1)\"; fi; done")
+
+
+def test_cgroup_mixed_covers_every_writable_file_of_the_containers_own_cgroup(running):
+    """cgroup:mixed binds a read-only twin over each writable file of the container's
+    own cgroup; a file it leaves (usage, stat...) has no write permission and, having
+    no write handler in the kernel, cannot be written even after a chmod."""
+    code, output = probe(running("lxc.mount.auto = cgroup:mixed"), UNCOVERED_FILES)
+    lines = output.splitlines()
+    covered = [line for line in lines if line.startswith("covered ")]
+    uncovered = [line.split(" ", 3) for line in lines if line.startswith("uncovered ")]
+    assert code == 0 and covered and uncovered, output
+    for _, name, mode, result in uncovered:
+        assert "w" not in mode and "Invalid argument" in result, (name, mode, result)
+
+
 # -- pid namespaces -------------------------------------------------------------------
 
 # The init of a container that keeps the host's pid namespace is not PID 1, which busybox

@@ -9,8 +9,8 @@ points on a v1 or hybrid host; a pure v2 host gets cgroup2 at /sys/fs/cgroup.
     mixed  the hierarchies writable (sub-cgroups can be made, as systemd does),
            but the files of the container's own cgroup read-only: its limits
            and its cgroup.procs (moving a process out of a sub-cgroup back to
-           the root) stay the host's. Each file is covered by its twin from a
-           read-only mount of the hierarchy underneath. On cgroup v2 the
+           the root) stay the host's. Each writable file is covered by its
+           twin from a read-only mount of the hierarchy underneath. On cgroup v2 the
            root's cgroup.subtree_control stays writable: it is what cgroup v2
            delegates (with the host's nsdelegate the kernel allows no other
            file of a namespace root either), and a systemd guest enables its
@@ -79,11 +79,15 @@ def _mount_one(path, view, flags, mode):
 
 
 def _cover_own_files(path, readonly, delegated):
-    """Cover each file of the writable cgroup at `path` but the `delegated` ones with
+    """Cover each writable file of the cgroup at `path` but the `delegated` ones with
     the same file of the read-only mount at `readonly` (below it): one bind per
     file, since a bind keeps its source's read-only flag, where a read-only bind
-    of each file onto itself takes three calls (~300 files on a v1 host)."""
+    of each file onto itself takes three calls. A file with no write permission
+    (usage, stat...) is left as it is: the kernel gives a cgroup file write
+    permission exactly when it has a write handler, and a write to one without
+    fails (EINVAL), by root and after a chmod too."""
     with os.scandir(path) as entries:
         for entry in entries:
-            if entry.is_file(follow_symlinks=False) and entry.name not in delegated:
+            if entry.is_file(follow_symlinks=False) and entry.name not in delegated \
+                    and entry.stat(follow_symlinks=False).st_mode & 0o222:
                 libc.mount(f"{readonly}/{entry.name}", entry.path, None, libc.MS_BIND)
