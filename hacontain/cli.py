@@ -405,7 +405,7 @@ def top(delay, once, as_json, lxcpath):
 def install_agent(root):
     """Install the OCF agent as /usr/lib/ocf/resource.d/hacontain/container."""
     from hacontain.ocf.install import install_agent as install
-    click.echo(install(root))
+    click.echo(_installing(root, install, root))
 
 
 @main.command(name="install-cli")
@@ -418,8 +418,18 @@ def install_cli(root, command):
     from click.shell_completion import BashComplete
     from hacontain import cli_install, manpages
     completion = BashComplete(main, {}, "hacontain", "_HACONTAIN_COMPLETE").source()
-    for path in cli_install.install(root, completion, manpages.pages(main), command):
+    for path in _installing(root, cli_install.install, root, completion, manpages.pages(main),
+                            command):
         click.echo(path)
+
+
+def _installing(root, install, *args):
+    """install(*args), its OSError a HacontainError naming the file and the root."""
+    try:
+        return install(*args)
+    except OSError as exc:
+        raise HacontainError(f"cannot install below {root}: {exc.strerror or exc}"
+                             + (f": {exc.filename}" if exc.filename else "")) from None
 
 
 # Cluster configuration (hacontain/clusterconfig/)

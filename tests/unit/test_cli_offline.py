@@ -303,3 +303,14 @@ def test_a_bare_cgroup_file_gets_the_prefix_of_the_version_carrying_its_controll
     for unchanged in ("hacontain.limit.memory", "lxc.cgroup2.memory.max",
                       "lxc.cgroup.cpu.shares", "nosuch.file", "memory"):
         assert bare_file_key(unchanged, hybrid_v1, hybrid_v2) == unchanged
+
+
+@pytest.mark.parametrize("command", ["install-agent", "install-cli"])
+def test_an_install_below_a_root_it_cannot_write_is_a_one_line_error(tmp_path, command):
+    root = tmp_path / "a-file"
+    root.write_text("")
+    result = run(command, "--root", str(root))
+    assert result.exit_code == 1
+    assert result.output.startswith(f"hacontain: error: cannot install below {root}: "), \
+        result.output
+    assert "Traceback" not in result.output and len(result.output.splitlines()) == 1
