@@ -358,32 +358,18 @@ def _send_scan(scan, scan_w):
 
 
 def _leave_v2_cgroup_root(cgroup):
-    """Move the holder into the leaf attach uses below the container's v2 cgroup: no
-    process may sit in a v2 cgroup whose controllers are enabled for its children,
-    which a systemd guest does. Only where the v2 cgroup has controllers to enable
-    (not on a hybrid host's empty cgroup2): the write waits for an RCU grace period
-    while holding the kernel's cgroup lock, which the init's cgroup mounts then wait
-    for. A failure leaves it where it is."""
-    directory = cgroup.v2_dir() if cgroup is not None else None
-    if directory is None or not _has_controllers(directory):
+    """Move the holder into the leaf attach uses below the container's v2 cgroup
+    (V2Cgroup.add_process): no process may sit in a v2 cgroup whose controllers are
+    enabled for its children, which a systemd guest does. Only where the v2 cgroup
+    has controllers to enable (not on a hybrid host's empty cgroup2), as the write
+    waits for an RCU grace period while holding the kernel's cgroup lock, which the
+    init's cgroup mounts then wait for. A failure leaves it where it is."""
+    if cgroup is None:
         return
-    from hacontain.runtime.cgroups.v2 import ATTACH_LEAF
-    leaf = os.path.join(directory, ATTACH_LEAF)
     try:
-        os.makedirs(leaf, exist_ok=True)
-        with open(os.path.join(leaf, "cgroup.procs"), "w", encoding="ascii") as handle:
-            handle.write(str(os.getpid()))
-    except OSError:
+        cgroup.add_to_v2(os.getpid())
+    except (HacontainError, OSError):
         pass
-
-
-def _has_controllers(directory):
-    """Whether v2 cgroup `directory` has controllers its children could be given."""
-    try:
-        with open(os.path.join(directory, "cgroup.controllers"), encoding="ascii") as handle:
-            return bool(handle.read().split())
-    except OSError:
-        return True                       # unknown: move, as a systemd guest may need it
 
 
 def _second_child(plan, fds):

@@ -421,6 +421,24 @@ def test_operations_on_a_missing_cgroup_are_not_found(host):
             call()
 
 
+def test_v2_attach_goes_to_a_leaf_before_the_guest_enables_controllers_too(host):
+    """An attach during a systemd guest's boot must not sit in the container's cgroup
+    itself: the guest's write to its cgroup.subtree_control would then fail (EBUSY).
+    The container's first process still joins the cgroup itself."""
+    open_, _, sysfs = host("v2")
+    cg = open_()
+    cg.create([], None)
+    own = f"{sysfs}/hacontain/web"
+    cg.join_self()
+    assert read(f"{own}/cgroup.procs") == str(os.getpid())
+    with open(f"{own}/cgroup.procs", "w"):
+        pass                                   # (the fake kernel: it is gone again)
+    cg.add_process(4343)
+    assert read(f"{own}/.hacontain-attach/cgroup.procs") == "4343"
+    assert read(f"{own}/cgroup.procs") == ""
+    assert read(f"{own}/cgroup.subtree_control") == ""
+
+
 def test_v2_join_after_a_guest_enabled_controllers_goes_to_a_leaf(host):
     """A systemd guest moves itself to init.scope and enables controllers in the container's
     cgroup (its delegated cgroup.subtree_control): attach then joins the leaf

@@ -85,8 +85,16 @@ class ContainerCgroup:
             raise
 
     def add_process(self, pid):
+        """Move `pid`, a process joining the running container, into every hierarchy
+        (on v2 into the leaf V2Cgroup.add_process says)."""
         for driver in self._drivers:
             driver.add_process(pid)
+
+    def add_to_v2(self, pid):
+        """Move `pid`, in the container's cgroups already, where add_process puts it on
+        the v2 hierarchy (nothing without one)."""
+        if self._v2 is not None:
+            self._v2.add_process(pid)
 
     def v2_dir(self):
         """The container's directory on the v2 hierarchy (None without one)."""
@@ -104,7 +112,7 @@ class ContainerCgroup:
         if self._v1 is not None:
             self._v1.join_self()
         if self._v2 is not None and not in_v2:
-            self._v2.add_process(os.getpid())
+            self._v2.join(os.getpid())
 
     def exists(self):
         return any(driver.present() for driver in self._drivers)

@@ -35,18 +35,23 @@ class V2Cgroup(CgroupDirs):
             self.fs.write(os.path.join(path, "cgroup.subtree_control"),
                           " ".join("+" + c for c in missing))
 
+    def join(self, pid):
+        """Move `pid` into the container's cgroup itself (the container's first process)."""
+        super().add_process(pid)
+
     def add_process(self, pid):
-        """Move `pid` into the container's cgroup - or, once a systemd guest has enabled
-        controllers for its sub-cgroups there (no process may then sit in the cgroup
-        itself: EBUSY), into the leaf ATTACH_LEAF below it, as LXC does with `.lxc`."""
-        try:
+        """Move `pid`, a process that joins the running container (attach, the console
+        holder), into the leaf ATTACH_LEAF below its cgroup, as LXC does with `.lxc`:
+        while any process sits in the cgroup itself, a systemd guest's write to its
+        cgroup.subtree_control fails (EBUSY), and the guest boots without its
+        controllers. Into the cgroup itself where it has no controllers to give (a
+        hybrid host's empty cgroup2)."""
+        if not self.fs.read(self.path("cgroup.controllers")).split():
             super().add_process(pid)
-        except KernelError as exc:
-            if exc.errno != errno.EBUSY:
-                raise
-            leaf = os.path.join(self.place.dir, ATTACH_LEAF)
-            self.fs.mkdir(leaf)
-            self.fs.write(os.path.join(leaf, "cgroup.procs"), str(pid))
+            return
+        leaf = os.path.join(self.place.dir, ATTACH_LEAF)
+        self.fs.mkdir(leaf)
+        self.fs.write(os.path.join(leaf, "cgroup.procs"), str(pid))
 
     def available_controllers(self):
         """(controllers the container's cgroup gets, the file that decides it)."""
