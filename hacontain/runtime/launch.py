@@ -367,7 +367,7 @@ def _leave_v2_cgroup_root(cgroup):
     if cgroup is None:
         return
     try:
-        cgroup.add_to_v2(os.getpid())
+        cgroup.move_to_v2_leaf(os.getpid())
     except (HacontainError, OSError):
         pass
 

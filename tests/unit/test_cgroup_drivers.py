@@ -439,6 +439,24 @@ def test_v2_attach_goes_to_a_leaf_before_the_guest_enables_controllers_too(host)
     assert read(f"{own}/cgroup.subtree_control") == ""
 
 
+@pytest.mark.parametrize("kind", ["hybrid", "v2"])
+def test_the_holder_moves_to_the_v2_leaf_only_where_there_are_controllers(host, kind):
+    """The console holder, in the container's cgroups already, leaves its v2 cgroup for the
+    leaf only where a guest could enable controllers; on a hybrid host's empty cgroup2 it
+    stays, as a move would cost the start an RCU grace period."""
+    open_, kernel, sysfs = host(kind)
+    cg = open_()
+    cg.create([], None)
+    own = f"{sysfs}/unified/hacontain/web" if kind == "hybrid" else f"{sysfs}/hacontain/web"
+    before = len(kernel.log)
+    cg.move_to_v2_leaf(4242)
+    writes = [entry for entry in kernel.log[before:] if entry[0].endswith("cgroup.procs")]
+    if kind == "hybrid":
+        assert writes == [] and not os.path.exists(f"{own}/.hacontain-attach")
+    else:
+        assert read(f"{own}/.hacontain-attach/cgroup.procs") == "4242"
+
+
 def test_v2_join_after_a_guest_enabled_controllers_goes_to_a_leaf(host):
     """A systemd guest moves itself to init.scope and enables controllers in the container's
     cgroup (its delegated cgroup.subtree_control): attach then joins the leaf

@@ -90,10 +90,11 @@ class ContainerCgroup:
         for driver in self._drivers:
             driver.add_process(pid)
 
-    def add_to_v2(self, pid):
-        """Move `pid`, in the container's cgroups already, where add_process puts it on
-        the v2 hierarchy (nothing without one)."""
-        if self._v2 is not None:
+    def move_to_v2_leaf(self, pid):
+        """Move `pid`, in the container's cgroups already, to the v2 leaf add_process
+        uses, where the v2 cgroup has controllers to give; elsewhere it stays where it
+        is (a move costs the kernel an RCU grace period under its cgroup lock)."""
+        if self._v2 is not None and self._v2.has_controllers():
             self._v2.add_process(pid)
 
     def v2_dir(self):

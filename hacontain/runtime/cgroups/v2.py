@@ -46,12 +46,16 @@ class V2Cgroup(CgroupDirs):
         cgroup.subtree_control fails (EBUSY), and the guest boots without its
         controllers. Into the cgroup itself where it has no controllers to give (a
         hybrid host's empty cgroup2)."""
-        if not self.fs.read(self.path("cgroup.controllers")).split():
+        if not self.has_controllers():
             super().add_process(pid)
             return
         leaf = os.path.join(self.place.dir, ATTACH_LEAF)
         self.fs.mkdir(leaf)
         self.fs.write(os.path.join(leaf, "cgroup.procs"), str(pid))
+
+    def has_controllers(self):
+        """Whether the container's cgroup has controllers to give its sub-cgroups."""
+        return bool(self.fs.read(self.path("cgroup.controllers")).split())
 
     def available_controllers(self):
         """(controllers the container's cgroup gets, the file that decides it)."""
