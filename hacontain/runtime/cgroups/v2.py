@@ -3,10 +3,9 @@ enabled in hacontain's own parents, cgroup.freeze/cgroup.events, cgroup.kill,
 the BPF device filter, and accounting from the v2 stat files.
 """
 
-import errno
 import os
 
-from hacontain.errors import KernelError, Timeout
+from hacontain.errors import Timeout
 from hacontain.runtime.cgroups.dirs import CgroupDirs
 from hacontain.runtime.cgroups.fs import wait_until
 
