@@ -358,12 +358,9 @@ def _send_scan(scan, scan_w):
 
 
 def _leave_v2_cgroup_root(cgroup):
-    """Move the holder into the leaf attach uses below the container's v2 cgroup
-    (V2Cgroup.add_process): no process may sit in a v2 cgroup whose controllers are
-    enabled for its children, which a systemd guest does. Only where the v2 cgroup
-    has controllers to enable (not on a hybrid host's empty cgroup2), as the write
-    waits for an RCU grace period while holding the kernel's cgroup lock, which the
-    init's cgroup mounts then wait for. A failure leaves it where it is."""
+    """Move the holder into the v2 leaf attach uses (ContainerCgroup.move_to_v2_leaf),
+    so that a systemd guest may enable controllers in the container's cgroup. A
+    failure leaves it where it is."""
     if cgroup is None:
         return
     try:

@@ -95,7 +95,7 @@ class ContainerCgroup:
         uses, where the v2 cgroup has controllers to give; elsewhere it stays where it
         is (a move costs the kernel an RCU grace period under its cgroup lock)."""
         if self._v2 is not None and self._v2.has_controllers():
-            self._v2.add_process(pid)
+            self._v2.join_leaf(pid)
 
     def v2_dir(self):
         """The container's directory on the v2 hierarchy (None without one)."""

@@ -45,9 +45,13 @@ class V2Cgroup(CgroupDirs):
         cgroup.subtree_control fails (EBUSY), and the guest boots without its
         controllers. Into the cgroup itself where it has no controllers to give (a
         hybrid host's empty cgroup2)."""
-        if not self.has_controllers():
+        if self.has_controllers():
+            self.join_leaf(pid)
+        else:
             super().add_process(pid)
-            return
+
+    def join_leaf(self, pid):
+        """Move `pid` into the leaf ATTACH_LEAF below the container's cgroup."""
         leaf = os.path.join(self.place.dir, ATTACH_LEAF)
         self.fs.mkdir(leaf)
         self.fs.write(os.path.join(leaf, "cgroup.procs"), str(pid))
