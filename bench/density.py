@@ -16,7 +16,7 @@ starts the first 50 (measured), the middle ones (a few at a time, not
 measured), the last 50 (measured), then stops all; the windows of one round
 are seconds apart, and the rounds repeat that. Before each window, the bench
 waits until the running containers' processes are quiet (the starts before
-it leave their console holders' niced start-ups and boot scripts running).
+it leave their boot scripts running).
 Prints, per round and over all
 rounds, the median wall time and CPU time (user + system of the start
 command) of a start in each window and their ratios (target from issue 18:
@@ -121,10 +121,9 @@ def _children_cpu():
 
 def settle(names):
     """Wait until the inits and console holders of the running ones of `names` (and what
-    they reaped) use less than 2% of a CPU over half a second: the holders' niced
-    interpreter start-ups and the boot scripts of the containers just started,
-    which would otherwise run during the next window; at most 120 s. The seconds
-    waited."""
+    they reaped) use less than 2% of a CPU over half a second: the boot scripts
+    of the containers just started, which would otherwise run during the next
+    window; at most 120 s. The seconds waited."""
     began = time.monotonic()
     last = _containers_cpu(names)
     while time.monotonic() < began + 120:

@@ -7,6 +7,9 @@
 #   bash deploy/install.sh [--editable] [--root DIR] [SOURCE]
 #
 # SOURCE      what to install: this checkout (default), or a built wheel
+#             (a checkout is built here, which needs a C compiler for the console
+#             holder: gcc and libc6-dev; a wheel, made once with
+#             `pip wheel --no-deps CHECKOUT` on a machine that has them, needs none)
 # --editable  install SOURCE in development mode with the test extras
 #             (deploy/testbed.sh does, for a test machine)
 # --root DIR  install below DIR instead of / (Debian packages are left alone)
@@ -30,6 +33,12 @@ venv=${HACONTAIN_VENV:-$root/opt/hacontain/venv}
 
 if [ "$(id -u)" != 0 ]; then
     echo "deploy/install.sh: must run as root" >&2
+    exit 1
+fi
+
+if [ -d "$source" ] && ! command -v "${CC:-cc}" >/dev/null; then
+    echo "deploy/install.sh: building $source needs a C compiler (apt-get install gcc libc6-dev)," \
+         "or install a wheel built elsewhere: pip wheel --no-deps $source" >&2
     exit 1
 fi
 

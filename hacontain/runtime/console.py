@@ -8,8 +8,8 @@ descriptor the guest's init closes (systemd closes all it inherited), collects
 the init's exit status into RUNDIR/NAME/exit, and exits when the init does. It
 lives in the container's cgroup (on v2 in its attach leaf; stop kills whatever
 is left there), in the host's mount and pid namespaces, in a session of its
-own: killing the starting process or its process group leaves it alone. Once the init runs, it execs a fresh
-`python -S -I` running console_holder.py, which loads C modules only.
+own: killing the starting process or its process group leaves it alone. Once the init runs, it execs
+PROGRAM, the small C program console_holder.c built with the package (setup.py).
 
 The console's output goes to the console log, bounded by `lxc.console.size`
 (default 1 MiB; `0`: no bound): when full it is renamed to LOG.1 (replacing
@@ -39,9 +39,7 @@ DEFAULT_ESCAPE = b"\x01q"                 # Ctrl-a q, as lxc-console
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20,
                "mb": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30}
 _PR_SET_CHILD_SUBREAPER = 36
-STARTUP_NICE = 10         # the holder's priority while its interpreter starts (see exec_holder)
-_PROGRAM = ("import sys; sys.path[:0] = [sys.argv[1]]; "
-            "from hacontain.runtime.console_holder import serve; serve(sys.argv[2:])")
+PROGRAM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "console-holder")
 
 
 class Spec(Record):
@@ -144,12 +142,20 @@ def become_subreaper(prctl):
     prctl(_PR_SET_CHILD_SUBREAPER, 1, what="prctl(PR_SET_CHILD_SUBREAPER)")
 
 
+def check_program():
+    """NotInstalled unless the holder's program is there to exec (before anything starts)."""
+    if not os.access(PROGRAM, os.X_OK):
+        from hacontain.errors import NotInstalled
+        raise NotInstalled(f"the console holder's program {PROGRAM} is missing: hacontain was "
+                         f"installed without building it (pip builds it from console_holder.c "
+                         f"with cc; a wheel carries it)")
+
+
 def exec_holder(spec, fds, started, name, second):
     """In the forked holder: wait until `started` (a pipe the init holds open
     until it execs or dies) reaches EOF, reap the second child (pid `second`,
-    if any; the init is left for the program), then exec the holder
-    program with `fds` (log, listening socket, channel)."""
-    import sys
+    if any; the init is left for the program), then exec PROGRAM with `fds`
+    (log, listening socket, channel)."""
     while os.read(started, 1):
         pass
     os.close(started)
@@ -167,11 +173,8 @@ def exec_holder(spec, fds, started, name, second):
                 os.close(int(entry))
             except OSError:
                 pass
-    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    os.nice(STARTUP_NICE)             # the interpreter's start-up yields to the caller's
-    os.execv(sys.executable, [
-        sys.executable, "-S", "-I", "-c", _PROGRAM, package_root, name, *map(str, fds),
-        spec.log, str(spec.log_size), "1" if spec.rotate else "0", spec.exit_file, spec.socket])
+    os.execv(PROGRAM, [PROGRAM, name, *map(str, fds), spec.log, str(spec.log_size),
+                       "1" if spec.rotate else "0", spec.exit_file, spec.socket])
 
 
 # -- the client: hacontain console, start -F, start's and info's reports -------

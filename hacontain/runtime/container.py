@@ -244,6 +244,7 @@ class Container:
         from hacontain.runtime import console
         from hacontain.runtime.launch import Launch, Plan
         from hacontain.runtime.security import cgroup_view, containment
+        console.check_program()
         rootfs = self._rootfs(config)
         volume = self._volume(config)
         if volume is not None:

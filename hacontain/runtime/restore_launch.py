@@ -30,6 +30,7 @@ def restore_container(container, config, metadata, images, timeout):
     """Make the container's cgroup, netns and terminals, restore the images in
     `images` under a new holder; the State recorded (the caller holds the lock)."""
     from hacontain.runtime.security import containment
+    console.check_program()
     deadline = time.monotonic() + timeout
     interfaces, confinement, cgroup = container._prepare(config)
     run_directory = statefile.directory(container.name)

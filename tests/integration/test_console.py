@@ -245,6 +245,8 @@ def test_killed_init_is_reported_with_its_signal_and_the_log_kept(make_container
     state = container.status().state
     os.kill(state.pid, signal.SIGKILL)
     _wait_gone(state.holder)                   # the holder exits with its init
+    assert run_directory_files(container) >= {"exit"} and "console" not in \
+        run_directory_files(container), "it records the exit and removes its socket"
     info = container.info()
     assert info["state"] == "DEFUNCT"
     assert info["init_exit"] == f"init (pid {state.pid}) was killed by SIGKILL"
@@ -327,6 +329,19 @@ def test_bad_console_size_names_the_line(make_container):
     assert result.returncode == 1
     assert "lxc.console.size" in result.stderr and "is not a size" in result.stderr
     assert not container.status().present
+
+
+def test_start_without_the_holders_program_says_so_and_makes_nothing(make_container, tmp_path,
+                                                                     monkeypatch):
+    from hacontain.errors import NotInstalled
+    from hacontain.runtime import console
+    missing = str(tmp_path / "console-holder")
+    monkeypatch.setattr(console, "PROGRAM", missing)
+    container = make_container()
+    with pytest.raises(NotInstalled, match=f"program {missing} is missing"):
+        container.start()
+    assert not container.status().present
+    assert not os.path.exists(statefile.directory(container.name) + "/state.json")
 
 
 def _wait_gone(pid, timeout=10.0):
