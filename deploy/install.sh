@@ -37,7 +37,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 if [ -d "$source" ] && ! command -v "${CC:-cc}" >/dev/null; then
-    echo "deploy/install.sh: building $source needs a C compiler (apt-get install gcc libc6-dev)," \
+    echo "deploy/install.sh: building $source needs a C compiler, cc, and libc6-dev," \
          "or install a wheel built elsewhere: pip wheel --no-deps $source" >&2
     exit 1
 fi

@@ -23,7 +23,7 @@ import sys
 # importlib.machinery or importlib.util costs more than the pack saves.
 from _frozen_importlib_external import MAGIC_NUMBER, SourceFileLoader, spec_from_file_location
 
-STANDARD = ("types", "struct", "ctypes", "ctypes._endian")
+STANDARD = ("struct", "encodings.ascii")
 HEAD = len(MAGIC_NUMBER) + 16    # the magic number, the index's offset and length
 
 

@@ -5,11 +5,10 @@ whose device rules allow the device): the mount is detached, in no namespace; th
 container's init attaches it on its rootfs in its own mount namespace. Should the init
 die first, closing the descriptor frees the filesystem (and an autoclear loop device)."""
 
-import ctypes
 import os
 
 from hacontain.errors import KernelError
-from hacontain.sys import libc
+from hacontain.sys import ffi, libc
 
 MOVE_MOUNT, FSOPEN, FSCONFIG, FSMOUNT = 429, 430, 431, 432   # the same on every arch
 FSOPEN_CLOEXEC = FSMOUNT_CLOEXEC = 1
@@ -20,14 +19,14 @@ _ATTRS = ((libc.MS_RDONLY, 0x1), (libc.MS_NOSUID, 0x2), (libc.MS_NODEV, 0x4),
           (libc.MS_NOEXEC, 0x8), (libc.MS_NOATIME, 0x10), (libc.MS_STRICTATIME, 0x20),
           (libc.MS_NODIRATIME, 0x80))
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.syscall.restype = ctypes.c_long
+_libc = ffi.Library()
+_libc.syscall.restype = ffi.c_long
 
 
 def _call(number, *args, op, path):
     result = _libc.syscall(number, *args)
     if result < 0:
-        raise KernelError(op, ctypes.get_errno(), path)
+        raise KernelError(op, ffi.get_errno(), path)
     return result
 
 

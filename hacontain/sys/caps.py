@@ -1,8 +1,7 @@
-"""Capability and no_new_privs system calls (prctl, capget, capset) through ctypes."""
+"""Capability and no_new_privs system calls (prctl, capget, capset) through ffi."""
 
-import ctypes
 
-from hacontain.sys import libc
+from hacontain.sys import ffi, libc
 
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
@@ -11,13 +10,13 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 _VERSION_3 = 0x20080522
 
 
-class _Header(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class _Header(ffi.Structure):
+    _fields_ = [("version", ffi.c_uint32), ("pid", ffi.c_int)]
 
 
-class _Data(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32)]
+class _Data(ffi.Structure):
+    _fields_ = [("effective", ffi.c_uint32), ("permitted", ffi.c_uint32),
+                ("inheritable", ffi.c_uint32)]
 
 
 def drop_bounding(cap):
@@ -38,7 +37,7 @@ def clear_inheritable(mask):
     there would come back at exec, whatever the bounding set says."""
     header = _Header(_VERSION_3, 0)
     data = (_Data * 2)()
-    libc._check(libc._libc.capget(ctypes.byref(header), data), "capget")
+    libc._check(libc._libc.capget(ffi.byref(header), data), "capget")
     for half in range(2):
         data[half].inheritable &= ~(mask >> (32 * half)) & 0xFFFFFFFF
-    libc._check(libc._libc.capset(ctypes.byref(header), data), "capset")
+    libc._check(libc._libc.capset(ffi.byref(header), data), "capset")

@@ -1,12 +1,12 @@
-"""Thin ctypes wrappers for the system calls Python's os module lacks.
+"""Thin wrappers (over ffi, ctypes' C module) for the system calls Python's os module lacks.
 
 Each wrapper raises KernelError naming the operation, the path and the errno.
 """
 
-import ctypes
 import os
 
 from hacontain.errors import KernelError
+from hacontain.sys import ffi
 
 CLONE_NEWTIME = 0x00000080
 CLONE_NEWNS = 0x00020000
@@ -48,16 +48,16 @@ _SYSCALLS = {
                 "bpf": 280},
 }
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-_libc.unshare.argtypes = [ctypes.c_int]
-_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
-_libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
-_libc.syscall.restype = ctypes.c_long
+_libc = ffi.Library()
+_libc.mount.argtypes = [ffi.c_char_p, ffi.c_char_p, ffi.c_char_p, ffi.c_ulong, ffi.c_char_p]
+_libc.umount2.argtypes = [ffi.c_char_p, ffi.c_int]
+_libc.unshare.argtypes = [ffi.c_int]
+_libc.setns.argtypes = [ffi.c_int, ffi.c_int]
+_libc.sethostname.argtypes = [ffi.c_char_p, ffi.c_size_t]
+_libc.syscall.restype = ffi.c_long
 # The same library, called with the GIL held: a child made by clone3 must own it.
-_libc_gil = ctypes.PyDLL(None, use_errno=True)
-_libc_gil.syscall.restype = ctypes.c_long
+_libc_gil = ffi.Library(hold_gil=True)
+_libc_gil.syscall.restype = ffi.c_long
 
 
 def _encode(text):
@@ -66,7 +66,7 @@ def _encode(text):
 
 def _check(result, op, path=None, detail=None):
     if result < 0:
-        raise KernelError(op, ctypes.get_errno(), path, detail)
+        raise KernelError(op, ffi.get_errno(), path, detail)
     return result
 
 
@@ -98,9 +98,9 @@ def pivot_root(new_root, put_old):
 
 def bpf(command, attr, op, path=None):
     """bpf(2) `command` with the union bpf_attr `attr` (bytes, its whole size); the result."""
-    buffer = ctypes.create_string_buffer(attr, len(attr))
-    return _check(_libc.syscall(ctypes.c_long(_syscall_number("bpf")), ctypes.c_long(command),
-                                buffer, ctypes.c_ulong(len(attr))), op, path)
+    buffer = ffi.create_string_buffer(attr, len(attr))
+    return _check(_libc.syscall(ffi.c_long(_syscall_number("bpf")), ffi.c_long(command),
+                                buffer, ffi.c_ulong(len(attr))), op, path)
 
 
 def unshare(flags):
@@ -151,8 +151,8 @@ def pidfd_send_signal(pidfd, sig):
 
 def prctl(option, arg2=0, arg3=0, what="prctl", detail=None):
     """prctl(2) with up to two arguments (numbers or addresses); KernelError naming `what`."""
-    return _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),
-                              ctypes.c_ulong(0), ctypes.c_ulong(0)), what, detail=detail)
+    return _check(_libc.prctl(ffi.c_int(option), ffi.c_ulong(arg2), ffi.c_ulong(arg3),
+                              ffi.c_ulong(0), ffi.c_ulong(0)), what, detail=detail)
 
 
 def sethostname(name):
@@ -193,6 +193,6 @@ def fork_into_cgroup(cgroup_fd):
     from hacontain.sys import signals
     import struct
     args = struct.pack("11Q", CLONE_INTO_CGROUP, 0, 0, 0, signals.SIGCHLD, 0, 0, 0, 0, 0, cgroup_fd)
-    result = _libc_gil.syscall(ctypes.c_long(_syscall_number("clone3")), args,
-                               ctypes.c_size_t(len(args)))
+    result = _libc_gil.syscall(ffi.c_long(_syscall_number("clone3")), args,
+                               ffi.c_size_t(len(args)))
     return _check(result, "clone3", detail="CLONE_INTO_CGROUP")

@@ -1,15 +1,14 @@
-"""Loading a seccomp BPF filter (prctl PR_SET_SECCOMP, SECCOMP_MODE_FILTER) through ctypes."""
+"""Loading a seccomp BPF filter (prctl PR_SET_SECCOMP, SECCOMP_MODE_FILTER) through ffi."""
 
-import ctypes
 
-from hacontain.sys import libc
+from hacontain.sys import ffi, libc
 
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 
 
-class _Program(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+class _Program(ffi.Structure):
+    _fields_ = [("len", ffi.c_ushort), ("filter", ffi.c_void_p)]
 
 
 def load_filter(program):
@@ -17,7 +16,7 @@ def load_filter(program):
 
     Needs no_new_privs or CAP_SYS_ADMIN; the filter stays for good.
     """
-    buffer = ctypes.create_string_buffer(program, len(program))
-    fprog = _Program(len(program) // 8, ctypes.addressof(buffer))
-    libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(fprog),
+    buffer = ffi.create_string_buffer(program, len(program))
+    fprog = _Program(len(program) // 8, ffi.addressof(buffer))
+    libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ffi.addressof(fprog),
                what="load seccomp filter", detail=f"{len(program) // 8} instructions")

@@ -62,13 +62,13 @@ def test_packed_modules_come_from_the_pack_with_their_usual_attributes(package, 
     pack = tmp_path / "pack"
     codepack.build(str(pack), str(package / "hacontain"))
     used, modules = run_importer(package, pack, "hacontain.one", "hacontain.sub.two",
-                                 "hacontain.sub", "ctypes")
+                                 "hacontain.sub", "struct")
     assert used
     assert modules["hacontain.one"][:3] == ["PackedLoader", "1",
                                             str(package / "hacontain" / "one.py")]
     assert modules["hacontain.sub.two"][:2] == ["PackedLoader", "2"]
     assert modules["hacontain.sub"][3] == repr([str(package / "hacontain" / "sub")])
-    assert modules["ctypes"][0] == "PackedLoader"
+    assert modules["struct"][0] == "PackedLoader"
 
 
 def test_a_source_with_its_old_size_and_time_is_served_from_the_pack(package, tmp_path):

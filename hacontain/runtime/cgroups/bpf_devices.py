@@ -11,14 +11,13 @@ to the next block on the first mismatch and otherwise returns the
 exception's verdict (first match wins); after the last block, the default.
 """
 
-import ctypes
 import os
 import struct
 import sys
 from collections import namedtuple
 
 from hacontain.errors import KernelError
-from hacontain.sys import libc
+from hacontain.sys import ffi, libc
 
 # instruction classes and operations (linux/bpf_common.h, linux/bpf.h)
 LDX_MEM_W = 0x61        # BPF_LDX | BPF_MEM | BPF_W
@@ -110,15 +109,15 @@ def attach(policy, cgroup_dir):
 
 def load(program):
     """A file descriptor for the loaded program; the verifier's log on failure."""
-    code = ctypes.create_string_buffer(encode(program))
-    license_ = ctypes.create_string_buffer(b"GPL")
-    log = ctypes.create_string_buffer(_LOG_SIZE)
+    code = ffi.create_string_buffer(encode(program))
+    license_ = ffi.create_string_buffer(b"GPL")
+    log = ffi.create_string_buffer(_LOG_SIZE)
 
     def attr(log_level):
         return struct.pack("=IIQQIIQII16sII", BPF_PROG_TYPE_CGROUP_DEVICE, len(program),
-                           ctypes.addressof(code), ctypes.addressof(license_),
+                           ffi.addressof(code), ffi.addressof(license_),
                            log_level, _LOG_SIZE if log_level else 0,
-                           ctypes.addressof(log) if log_level else 0,
+                           ffi.addressof(log) if log_level else 0,
                            0, 0, b"hacontain_dev", 0, 0)
     try:
         return _bpf(BPF_PROG_LOAD, attr(0), "bpf(BPF_PROG_LOAD)")
