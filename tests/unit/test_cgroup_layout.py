@@ -3,6 +3,8 @@ and build_host(): a temp directory laid out like /sys/fs/cgroup on a v1, v2
 or hybrid host (used by the driver tests too).
 """
 
+import os
+
 import pytest
 
 from hacontain.errors import NotInstalled, StateError
@@ -166,3 +168,12 @@ def test_no_cgroup_mount_is_reported(tmp_path):
     sysfs, proc = build_host(tmp_path, "v2", mountinfo="1 0 8:1 / / rw - ext4 /dev/vda rw\n")
     with pytest.raises(NotInstalled, match="/sys/fs/cgroup"):
         detect_layout(sysfs, proc)
+
+
+@pytest.mark.parametrize("cgroup", ["/", "/hacontain/web", "/a/./b", "/a//b", "/a/b/", "/a/../b",
+                                    "/.hacontain-attach", "/x/.y"])
+def test_the_directory_of_a_cgroup_is_its_normal_path_below_the_mount(tmp_path, cgroup):
+    sysfs, proc = build_host(tmp_path, "hybrid")
+    memory = carrying(detect_layout(sysfs, proc), "memory")
+    assert memory.root == "/"
+    assert memory.dir_of(cgroup) == os.path.normpath(f"{sysfs}/memory/{cgroup}")

@@ -41,6 +41,9 @@ class Hierarchy(Record):
 
     def dir_of(self, cgroup):
         """The directory of `cgroup` (a path inside the hierarchy)."""
+        if self.root == "/" and cgroup.startswith("/") and "//" not in cgroup \
+                and "/." not in cgroup and not cgroup.endswith("/"):
+            return self.mountdir + cgroup     # a normal path below the mount's root (fast)
         relative = posixpath.relpath(cgroup, self.root)
         if relative == ".." or relative.startswith("../"):
             raise StateError(f"cgroup {cgroup} is outside the part of the hierarchy mounted "
