@@ -1,6 +1,6 @@
 """The part of ctypes hacontain uses, on _ctypes (its C module) alone.
 
-`import ctypes` runs ctypes/__init__.py: about 4 ms of every agent start go to
+`import ctypes` runs ctypes/__init__.py: about 2 ms of every agent start go to
 its dozens of types, caches and handles. hacontain needs a few C types, structures,
 buffers and libc's functions; _ctypes implements all of them, and these lines only
 name them as ctypes does (same classes, same conversions).
@@ -10,38 +10,14 @@ import _ctypes
 from _ctypes import Structure, addressof, byref, get_errno  # noqa: F401 (as ctypes has them)
 
 
-class c_int(_ctypes._SimpleCData):
-    _type_ = "i"
+def _simple(name, code):
+    """A C scalar type, as ctypes defines each: `code` is its struct-module letter."""
+    return type(name, (_ctypes._SimpleCData,), {"_type_": code})
 
 
-class c_uint32(_ctypes._SimpleCData):
-    _type_ = "I"
-
-
-class c_ushort(_ctypes._SimpleCData):
-    _type_ = "H"
-
-
-class c_long(_ctypes._SimpleCData):
-    _type_ = "l"
-
-
-class c_ulong(_ctypes._SimpleCData):
-    _type_ = "L"
-
-
-class c_char(_ctypes._SimpleCData):
-    _type_ = "c"
-
-
-class c_char_p(_ctypes._SimpleCData):
-    _type_ = "z"
-
-
-class c_void_p(_ctypes._SimpleCData):
-    _type_ = "P"
-
-
+c_int, c_uint32, c_ushort = _simple("c_int", "i"), _simple("c_uint32", "I"), _simple("c_ushort", "H")
+c_long, c_ulong = _simple("c_long", "l"), _simple("c_ulong", "L")
+c_char, c_char_p, c_void_p = _simple("c_char", "c"), _simple("c_char_p", "z"), _simple("c_void_p", "P")
 c_size_t = c_ulong                        # LP64 (x86_64, aarch64)
 
 
