@@ -52,9 +52,11 @@ def test_link_cut_without_fencing_runs_two_copies_until_reconnect(cluster):
     # Each partition thinks the other node died and (stonith-enabled=false) starts it too.
     wait_for(lambda: dummy_copies(cluster, "d") == ["node1", "node2"], 30,
              what="d running on both sides of the cut")
-    for node in cluster.nodes:
-        assert cluster.status(via=node).online() == {node.name}
-        assert cluster.started_on("d", via=node) == [node.name]
+    for node in cluster.nodes:       # each side's controller records the loss in its own time
+        wait_for(lambda: cluster.status(via=node).online() == {node.name}, 30,
+                 what=f"{node.name} seeing only itself online")
+        wait_for(lambda: cluster.started_on("d", via=node) == [node.name], 30,
+                 what=f"{node.name} seeing d started on itself only")
 
     cluster.restore_link()
     cluster.wait_online()

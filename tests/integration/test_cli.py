@@ -3,6 +3,7 @@ click one), -P anywhere, info, ls, ps, cgroup in lxc-cgroup's form, stop -k."""
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -43,11 +44,12 @@ def test_start_ls_info_stop_with_lxcpath_before_or_after(entry, fast, lxcpath, r
         table = run(command, "-P", where, "ls").stdout.splitlines()
         assert table[0].split() == ["NAME", "STATE", "PID", "MEMORY", "IPV4", "IPV6", "RESOURCE"]
         assert table[1].split()[:3] == [name, "RUNNING", str(rows[0]["pid"])]
-        assert table[1].split()[4] == "MiB"
+        assert table[1].split()[4] in ("KiB", "MiB")
         details = json.loads(run(command, "info", name, "-P", where, "--json").stdout)
         assert details["pid"] == rows[0]["pid"] and details["resources"]["pids.current"] >= 2
         human = run(command, "-P", where, "info", name).stdout
-        assert "uptime:" in human and " s\n" in human and "MiB" in human
+        assert "uptime:" in human and " s\n" in human
+        assert re.search(r"^memory: +[0-9.]+ (KiB|MiB) \(peak ", human, re.M), human
         missing = run(command, "-P", where, "info", "nosuch", check=False)
         assert missing.returncode == 1 and missing.stderr.count("\n") == 1
         assert "no container nosuch" in missing.stderr and missing.stdout == ""
