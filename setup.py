@@ -16,9 +16,10 @@ PROGRAM = os.path.join("hacontain", "runtime", "console-holder")
 
 
 def compile_holder(target):
-    """Static, so that it runs on any x86-64 Linux whatever its C library."""
-    command = [os.environ.get("CC", "cc"), "-O2", "-static", "-s", "-Wall", "-Wextra", "-Werror",
-               "-o", target, os.path.join(HERE, SOURCE)]
+    """Static, so that it runs on any Linux of this architecture whatever its C library
+    (tests/unit/test_console_holder_program.py keeps the source free of warnings)."""
+    command = [os.environ.get("CC", "cc"), "-O2", "-static", "-s", "-o", target,
+               os.path.join(HERE, SOURCE)]
     try:
         subprocess.run(command, check=True)
     except (OSError, subprocess.CalledProcessError) as exc:

@@ -146,9 +146,9 @@ def check_program():
     """NotInstalled unless the holder's program is there to exec (before anything starts)."""
     if not os.access(PROGRAM, os.X_OK):
         from hacontain.errors import NotInstalled
-        raise NotInstalled(f"the console holder's program {PROGRAM} is missing: hacontain was "
-                         f"installed without building it (pip builds it from console_holder.c "
-                         f"with cc; a wheel carries it)")
+        raise NotInstalled(f"the console holder's program {PROGRAM} is missing: hacontain "
+                           f"was installed without building it (pip builds it from "
+                           f"console_holder.c with cc; a wheel carries it)")
 
 
 def exec_holder(spec, fds, started, name, second):

@@ -2,6 +2,7 @@
 with a message and exit code 2 instead of running without its descriptors. What it
 does for a container is tested on the real kernel in tests/integration/test_console.py."""
 
+import os
 import struct
 import subprocess
 
@@ -24,6 +25,14 @@ def test_the_program_is_a_static_executable():
     phentsize, phnum = struct.unpack_from("<HH", image, 0x36)
     types = [struct.unpack_from("<I", image, phoff + i * phentsize)[0] for i in range(phnum)]
     assert types and PT_INTERP not in types
+
+
+def test_the_source_compiles_without_warnings(tmp_path):
+    """cc is there wherever the package is built from source (deploy/testbed.sh)."""
+    source = os.path.join(os.path.dirname(console.PROGRAM), "console_holder.c")
+    result = subprocess.run(["cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o",
+                             str(tmp_path / "holder"), source], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 def test_wrong_argument_count_prints_the_usage():
