@@ -10,11 +10,11 @@ long-lived host-side process: hacontain's console holder (the init's parent,
 runtime/console.py) and LXC's `[lxc monitor]` (also the init's parent).
 Prints the median Rss, Pss and Private_Dirty (KiB) per container. Private
 (dirty) memory is what each more container costs; Rss also counts pages
-shared with every other process of the same program (the interpreter's or
-liblxc's code), which Pss divides among them. Removes everything at the end,
+shared with every other process of the same program (the holder's static
+code, liblxc's), which Pss divides among them. Removes everything at the end,
 also on failure or Ctrl-C.
 
-Not a test: figures depend on the machine and its Python and LXC builds.
+Not a test: figures depend on the machine, its C library and its LXC build.
 """
 
 import argparse

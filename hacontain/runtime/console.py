@@ -8,8 +8,9 @@ descriptor the guest's init closes (systemd closes all it inherited), collects
 the init's exit status into RUNDIR/NAME/exit, and exits when the init does. It
 lives in the container's cgroup (on v2 in its attach leaf; stop kills whatever
 is left there), in the host's mount and pid namespaces, in a session of its
-own: killing the starting process or its process group leaves it alone. Once the init runs, it execs
-PROGRAM, the small C program console_holder.c built with the package (setup.py).
+own: killing the starting process or its process group leaves it alone. Once
+the init runs, it execs PROGRAM, the small C program console_holder.c built with
+the package (setup.py).
 
 The console's output goes to the console log, bounded by `lxc.console.size`
 (default 1 MiB; `0`: no bound): when full it is renamed to LOG.1 (replacing

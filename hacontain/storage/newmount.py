@@ -7,8 +7,7 @@ die first, closing the descriptor frees the filesystem (and an autoclear loop de
 
 import os
 
-from hacontain.errors import KernelError
-from hacontain.sys import ffi, libc
+from hacontain.sys import libc
 
 MOVE_MOUNT, FSOPEN, FSCONFIG, FSMOUNT = 429, 430, 431, 432   # the same on every arch
 FSOPEN_CLOEXEC = FSMOUNT_CLOEXEC = 1
@@ -19,15 +18,8 @@ _ATTRS = ((libc.MS_RDONLY, 0x1), (libc.MS_NOSUID, 0x2), (libc.MS_NODEV, 0x4),
           (libc.MS_NOEXEC, 0x8), (libc.MS_NOATIME, 0x10), (libc.MS_STRICTATIME, 0x20),
           (libc.MS_NODIRATIME, 0x80))
 
-_libc = ffi.Library()
-_libc.syscall.restype = ffi.c_long
-
-
 def _call(number, *args, op, path):
-    result = _libc.syscall(number, *args)
-    if result < 0:
-        raise KernelError(op, ffi.get_errno(), path)
-    return result
+    return libc._check(libc._libc.syscall(number, *args), op, path)
 
 
 def open_mount(device, fstype, flags, data):

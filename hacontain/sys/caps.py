@@ -1,6 +1,5 @@
 """Capability and no_new_privs system calls (prctl, capget, capset) through ffi."""
 
-
 from hacontain.sys import ffi, libc
 
 PR_CAPBSET_DROP = 24

@@ -1,6 +1,5 @@
 """Loading a seccomp BPF filter (prctl PR_SET_SECCOMP, SECCOMP_MODE_FILTER) through ffi."""
 
-
 from hacontain.sys import ffi, libc
 
 PR_SET_SECCOMP = 22
