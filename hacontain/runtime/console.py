@@ -221,7 +221,8 @@ def attach(run_directory, name, tty=0, escape=DEFAULT_ESCAPE, replay=None, outpu
     from hacontain.runtime import terminal
     fd, position, conn = connect(run_directory, name, tty)
     try:
-        if tty == 0:                      # the holder's peer: a raw pipe to the console
+        if tty == 0:                      # the holder's peer: raw (a holder older than
+                                          # hacontain's C holder left that to the client)
             termios.tcsetattr(fd, termios.TCSANOW, terminal.raw(termios.tcgetattr(fd)))
         if replay is not None:
             copy_log(spec_log_of(run_directory), replay, position, output_fd)

@@ -204,10 +204,16 @@ static void copy_window_size(void)
 static int make_peer(void)
 {
     /* A host pseudo-terminal whose slave, our controlling terminal, is proxied to the
-     * console (the client makes it raw through the master); its master, for the client. */
+     * console; its master, for the client. Raw from the start: console output
+     * written before the client could change it must not get a second CR. */
     int master, slave;
+    struct termios settings;
     if (openpty(&master, &slave, NULL, NULL, NULL) < 0)
         return -1;
+    if (tcgetattr(slave, &settings) == 0) {
+        cfmakeraw(&settings);
+        tcsetattr(slave, TCSANOW, &settings);
+    }
     ioctl(slave, TIOCSCTTY, 0);          /* failing, window sizes will not follow */
     fcntl(slave, F_SETFL, fcntl(slave, F_GETFL) | O_NONBLOCK);
     fcntl(slave, F_SETFD, FD_CLOEXEC);

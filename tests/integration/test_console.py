@@ -199,6 +199,21 @@ def test_an_init_that_closes_its_descriptors_still_has_a_console(make_container)
     wait_in_log(container, b"reopened")
 
 
+def test_console_is_handed_over_raw(make_container):
+    """The holder forwards console output from the moment it hands the console over:
+    a peer still cooked then would add a second CR to every line."""
+    from hacontain.runtime import console
+    container = make_container()
+    container.start()
+    fd, _, connection = console.connect(statefile.directory(container.name), container.name, 0)
+    try:
+        _, output, _, local, *_ = termios.tcgetattr(fd)
+        assert not output & termios.OPOST and not local & (termios.ICANON | termios.ECHO)
+    finally:
+        os.close(fd)
+        os.close(connection)
+
+
 def container_holder_wait(container, seconds):
     """Wait `seconds` on the holder's pidfd (a condition wait that returns early if it exits)."""
     pidfd = os.pidfd_open(container.status().state.holder)
