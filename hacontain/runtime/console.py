@@ -9,8 +9,8 @@ the init's exit status into RUNDIR/NAME/exit, and exits when the init does. It
 lives in the container's cgroup (on v2 in its attach leaf; stop kills whatever
 is left there), in the host's mount and pid namespaces, in a session of its
 own: killing the starting process or its process group leaves it alone. Once
-the init runs, it execs PROGRAM, the small C program console_holder.c built with
-the package (setup.py).
+it has forked the init, it execs PROGRAM, the small C program console_holder.c
+built with the package (setup.py), while the init builds its filesystem.
 
 The console's output goes to the console log, bounded by `lxc.console.size`
 (default 1 MiB; `0`: no bound): when full it is renamed to LOG.1 (replacing
@@ -152,14 +152,10 @@ def check_program():
                            f"console_holder.c with cc; a wheel carries it)")
 
 
-def exec_holder(spec, fds, started, name, second):
-    """In the forked holder: wait until `started` (a pipe the init holds open
-    until it execs or dies) reaches EOF, reap the second child (pid `second`,
-    if any; the init is left for the program), then exec PROGRAM with `fds`
-    (log, listening socket, channel)."""
-    while os.read(started, 1):
-        pass
-    os.close(started)
+def exec_holder(spec, fds, name, second):
+    """In the forked holder: reap the second child (pid `second`, if any; it exits
+    once it has forked the init, which is left for the program), then exec PROGRAM
+    with `fds` (log, listening socket, channel)."""
     if second is not None:
         try:
             os.waitpid(second, 0)

@@ -1,6 +1,6 @@
 /*
  * The console holder's program (see runtime/console.py), exec'd by the
- * container's first child once the init runs:
+ * container's first child once it has forked the init:
  *
  *   console-holder NAME LOG_FD LISTEN_FD CHANNEL_FD LOG LOG_SIZE ROTATE EXIT_FILE SOCKET
  *

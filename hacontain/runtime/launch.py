@@ -1,8 +1,9 @@
 """Starting a container's init: the parent side and the child side.
 
     parent ──fork──> first child, the console holder: setsid, enter the cgroup,
-                     child subreaper, open the console log and socket,
-                     unshare all namespaces but the mount namespace
+                     child subreaper, unshare all namespaces but the mount
+                     namespace; after the fork: open the console log and
+                     socket, scan, exec its program
                         └──fork──> container init (PID 1): unshare the mount
                                    namespace, build its filesystem, pivot,
                                    wait for "exec", exec the init
@@ -16,10 +17,10 @@ masters, logs the console, records how the init ended and exits with it. It
 stays in the host's mount namespace (it execs its program from there, and the
 init's pivot_root would move its root too). It enters the container's cgroup
 before any fork, so nothing can escape it. Once it has forked the init, the
-holder does the work its caller gives it for that time (the rootfs-in-use
-scan, O(processes on the host)) and sends its result on a pipe of its own;
-the init builds its filesystem (in its own mount namespace: nothing shows
-outside) while the parent records state and sets up networking, and execs
+holder opens its log and socket, does the work its caller gives it for that
+time (the rootfs-in-use scan, O(processes on the host)), sends its result on a
+pipe of its own and execs its program, all while its filesystem (in its own mount namespace: nothing shows outside) and the
+parent records state and sets up networking, and execs
 only on the parent's "exec"; if the parent dies first, the pipe's EOF ends
 it. A close-on-exec pipe reports any failure before exec; its EOF means the
 init command is running.
@@ -284,15 +285,20 @@ def _fork_into(cgroup):
 
 
 def _first_child(plan, cgroup, in_v2, fds, scanning):
-    """The console holder, until it execs its program (console.exec_holder) once the
-    init has exec'd (`started_r`'s EOF: the init holds the other end); never returns.
+    """The console holder, until it execs its program (console.exec_holder); never
+    returns.
 
-    It forks the second child as soon as it can and lets go of the start's pipes at
-    once: the start never waits for it, but for `scanning`'s result (scan, read
-    end, write end of its pipe: see Launch), sent once the init is forked.
+    It forks the init as soon as it can. What only the holder needs (the console
+    log and socket) comes after, beside the init building its filesystem, and so
+    do `scanning`'s work (scan, read end, write end of its pipe: see Launch) and
+    the exec of its program; the start never waits for it, but for the scan's
+    result. Should the log or the socket fail then, it kills the init and reports
+    why. With a user namespace the second child forks the init, out of its
+    reach: the log and socket come first there.
     """
     sync_r, sync_w, err_r, err_w, pid_r, pid_w = fds
     scan, scan_r, scan_w = scanning
+    init = None
     try:
         for fd in (sync_w, err_r, pid_r, scan_r):
             if fd is not None:
@@ -301,44 +307,52 @@ def _first_child(plan, cgroup, in_v2, fds, scanning):
         if cgroup is not None:
             cgroup.join_self(in_v2)
         console.become_subreaper(libc.prctl)
-        # Opened as host root: the container's root of a user namespace may not reach them.
-        log = os.open(plan.console.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC,
-                      0o640)
-        listener = console.listen(plan.console.socket)
         to_holder, to_init = console.channel()
-        started_r, started_w = os.pipe2(os.O_CLOEXEC)
-        forward = (sync_r, err_w, pid_w, to_init, started_w)
+        forward = (sync_r, err_w, pid_w, to_init)
         second = None
         if plan.idmap:                    # the holder stays host root: a second child unshares
+            holder_files = _open_holder_files(plan.console)
             second = os.fork()
             if second == 0:
-                for fd in (started_r, log, listener, to_holder, scan_w):
+                for fd in (*holder_files, to_holder, scan_w):
                     if fd is not None:
                         os.close(fd)
                 _second_child(plan, forward)
         else:                             # the init makes its own mount namespace (see there)
             libc.unshare(plan.namespaces & ~libc.CLONE_NEWNS)
-            pid = os.fork()
-            if pid == 0:
-                for fd in (started_r, log, listener, to_holder, pid_w, scan_w):
+            init = os.fork()
+            if init == 0:
+                for fd in (to_holder, pid_w, scan_w):
                     if fd is not None:
                         os.close(fd)
                 _container_init(plan, forward, unshare_mounts=True)
-            os.write(pid_w, struct.pack("ii", pid, os.getpid()))
+            os.write(pid_w, struct.pack("ii", init, os.getpid()))
+        for fd in (sync_r, pid_w, to_init):
+            os.close(fd)
+        if init is not None:
+            holder_files = _open_holder_files(plan.console)
     except BaseException as exc:  # report everything: nothing may escape a forked child
+        if init:
+            os.kill(init, signals.SIGKILL)  # the start then reads this report to its end
         _report(err_w, exc)
         os._exit(1)
-    for fd in (sync_r, err_w, pid_w, to_init, started_w):
-        os.close(fd)
+    os.close(err_w)
     try:
         console.detach_stdio()            # the caller may wait for its pipes' EOF
         if scan is not None:
             _send_scan(scan, scan_w)
         _leave_v2_cgroup_root(cgroup)
-        console.exec_holder(plan.console, (log, listener, to_holder), started_r,
+        console.exec_holder(plan.console, (*holder_files, to_holder),
                             os.path.basename(os.path.dirname(plan.console.socket)), second)
     finally:
         os._exit(1)                       # the container runs on without its console
+
+
+def _open_holder_files(spec):
+    """The console log and the listening socket of console.Spec `spec`, opened as
+    host root (the root of a user namespace may not reach them)."""
+    log = os.open(spec.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    return log, console.listen(spec.socket)
 
 
 def _send_scan(scan, scan_w):
@@ -372,7 +386,7 @@ def _leave_v2_cgroup_root(cgroup):
 def _second_child(plan, fds):
     """With a user namespace: unshares it, then the others, and forks the init (so the
     holder, its parent, stays host root); never returns."""
-    sync_r, err_w, pid_w, to_init, started_w = fds
+    sync_r, err_w, pid_w, to_init = fds
     try:
         if plan.idmap:
             libc.unshare(libc.CLONE_NEWUSER)
@@ -398,7 +412,7 @@ def _container_init(plan, fds, unshare_mounts=False):
     `unshare_mounts`: make its mount namespace here, not in its parent: the
     parent is then the console holder, which stays in the host's (it execs its
     program from there, and a pivot_root would move its root too)."""
-    sync_r, err_w, to_holder, started_w = fds[0], fds[1], fds[3], fds[4]
+    sync_r, err_w, to_holder = fds[0], fds[1], fds[3]
     try:
         if unshare_mounts:
             libc.unshare(libc.CLONE_NEWNS)
@@ -425,7 +439,7 @@ def _container_init(plan, fds, unshare_mounts=False):
         if not plan.own_stdio:
             for target in (0, 1, 2):
                 os.dup2(console_slave, target)
-        _close_fds_except({0, 1, 2, err_w, started_w})
+        _close_fds_except({0, 1, 2, err_w})
         if plan.containment is not None:
             plan.containment.apply()
         if plan.gid is not None:

@@ -175,13 +175,11 @@ def _holder(cgroup, in_v2, spec, run_directory, args, terminals, inherited, resu
     except BaseException as exc:  # report everything: nothing may escape a forked child
         _report(result_w, exc)
         os._exit(1)
-    started_r, started_w = os.pipe2(os.O_CLOEXEC)
-    os.close(started_w)                   # the init runs already
     try:
         _leave_v2_cgroup_root(cgroup)
         console.detach_stdio()
-        console.exec_holder(spec, (log, listener, to_holder), started_r,
-                            os.path.basename(run_directory), None)
+        console.exec_holder(spec, (log, listener, to_holder), os.path.basename(run_directory),
+                            None)
     finally:
         os._exit(1)
 

@@ -127,34 +127,48 @@ def test_console_is_interactive_follows_the_window_size_and_detaches(make_contai
     assert again.wait() == 0
 
 
-def test_console_of_a_user_namespace_container(make_container):
-    """With lxc.idmap the holder stays host root (a second child makes the user
-    namespace) and the console works the same."""
-    container = make_container(["lxc.idmap = u 0 100000 65536", "lxc.idmap = g 0 100000 65536"])
-    with_inittab(container, f"::respawn:/bin/sh -c '{ECHO_LOOP}' console")
-    place = tempfile.mkdtemp(prefix="hacontain-userns-", dir="/tmp")  # passable by uid 100000
-    try:
+@pytest.fixture
+def make_userns_container(make_container):
+    """Factory: a container with lxc.idmap, its rootfs shifted and moved where uid
+    100000 can pass; stopped and its rootfs removed at teardown."""
+    places = []
+
+    def factory(extra=(), inittab=()):
+        container = make_container(["lxc.idmap = u 0 100000 65536",
+                                    "lxc.idmap = g 0 100000 65536", *extra])
+        with_inittab(container, *inittab)
+        place = tempfile.mkdtemp(prefix="hacontain-userns-", dir="/tmp")
+        places.append((container, place))
         os.chmod(place, 0o711)
         rootfs = os.path.join(place, "rootfs")
         shutil.move(os.path.join(container.directory, "rootfs"), rootfs)
         with open(os.path.join(container.directory, "config"), "a", encoding="utf-8") as handle:
             handle.write(f"lxc.rootfs.path = {rootfs}\n")
         hacontain("shift-rootfs", container.name)
-        container.start()
-        wait_in_log(container, b"console-ready")
-        state = container.status().state
-        assert os.stat(f"/proc/{state.holder}").st_uid == 0
-        assert os.stat(f"/proc/{state.pid}").st_uid == 100000
-        term = Terminal("console", container.name)
-        term.expect(b"detach")
-        term.wait_raw()
-        term.send(b"mapped\n")
-        term.expect(b"got:mapped")
-        term.send(b"\x01q")
-        assert term.wait() == 0
-    finally:
+        return container
+
+    yield factory
+    for container, place in places:
         container.stop(timeout=0, kill=True)
         shutil.rmtree(place)
+
+
+def test_console_of_a_user_namespace_container(make_userns_container):
+    """With lxc.idmap the holder stays host root (a second child makes the user
+    namespace) and the console works the same."""
+    container = make_userns_container(inittab=[f"::respawn:/bin/sh -c '{ECHO_LOOP}' console"])
+    container.start()
+    wait_in_log(container, b"console-ready")
+    state = container.status().state
+    assert os.stat(f"/proc/{state.holder}").st_uid == 0
+    assert os.stat(f"/proc/{state.pid}").st_uid == 100000
+    term = Terminal("console", container.name)
+    term.expect(b"detach")
+    term.wait_raw()
+    term.send(b"mapped\n")
+    term.expect(b"got:mapped")
+    term.send(b"\x01q")
+    assert term.wait() == 0
 
 
 def test_tty_is_handed_over_one_client_at_a_time(make_container):
@@ -336,6 +350,20 @@ def test_console_logfile_is_honoured(make_container, tmp_path):
     wait_in_log(container, b"to-custom")
     container.stop(timeout=5)
     assert b"to-custom" in log.read_bytes()
+
+
+@pytest.mark.parametrize("userns", [False, True], ids=["plain", "userns"])
+def test_a_console_log_the_holder_cannot_open_fails_the_start_and_leaves_nothing(
+        make_container, make_userns_container, tmp_path, userns):
+    """The holder opens the log once it has forked the init (with a user namespace,
+    before): either way the start reports why, and neither init nor cgroup stays."""
+    log = tmp_path / "no-such-directory" / "console.log"
+    container = (make_userns_container if userns else make_container)(
+        [f"lxc.console.logfile = {log}"])
+    result = hacontain("start", container.name, check=False)
+    assert result.returncode == 1, result
+    assert str(log) in result.stderr and "No such file or directory" in result.stderr, result
+    assert not container.status().present       # no state, no cgroup: nothing runs in it
 
 
 def test_bad_console_size_names_the_line(make_container):
