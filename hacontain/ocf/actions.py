@@ -46,8 +46,13 @@ def start(params):
     if params.checkpointing():           # checkpoint_on_move: restore a planned stop's
         from hacontain.ocf.checkpoint_move import restore_at_start
         init = restore_at_start(params, container, config, (deadline - time.monotonic()) / 2)
+        if init is not None:
+            _record_managed(params.name, init)
+    # Recorded while the init gets to its exec: a failed start leaves a record of a
+    # dead init, which is nobody's (backup.managed compares the init).
     init = init or container.start(timeout=max(deadline - time.monotonic(), 1.0),
-                                   config=config)
+                                   config=config,
+                                   on_launch=lambda state: _record_managed(params.name, state))
     try:
         if not proc.is_alive(init.pid, init.start_time):
             raise OcfExit(ERR_GENERIC, f"container {params.name} stopped right after its init "
@@ -59,14 +64,18 @@ def start(params):
         _stop_failed_start(container)
         raise
     log.log("info", f"container {params.name} started (init pid {init.pid})")
-    from hacontain.backup.managed import record     # a stop-mode backup refuses it
-    try:
-        record(params.name, os.environ.get("OCF_RESOURCE_INSTANCE") or params.name,
-               init.pid, init.start_time)
-    except OSError as exc:
-        log.log("warn", f"could not record that Pacemaker manages container {params.name}: "
-                        f"{exc}")
     return SUCCESS
+
+
+def _record_managed(name, init):
+    """Record that Pacemaker's resource manages container `name`, whose init is the
+    State `init` (a stop-mode backup refuses it)."""
+    from hacontain.backup.managed import record
+    try:
+        record(name, os.environ.get("OCF_RESOURCE_INSTANCE") or name, init.pid,
+               init.start_time)
+    except OSError as exc:
+        log.log("warn", f"could not record that Pacemaker manages container {name}: {exc}")
 
 
 def stop(params):

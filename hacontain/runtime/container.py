@@ -110,13 +110,15 @@ class Container:
 
     # -- start -------------------------------------------------------------
 
-    def start(self, timeout=30.0, config=None, settle=0.0):
+    def start(self, timeout=30.0, config=None, settle=0.0, on_launch=None):
         """Start the container detached; a running container is left alone. `config`:
         the parsed config, when the caller has it. Returns the State of its init.
 
         `settle`: seconds to watch the init after it exec'd; if it exits within
         them, the container is cleaned up and start fails with how the init
-        ended and the console's last lines."""
+        ended and the console's last lines. `on_launch`: called with the State
+        as the init is let go to exec (what the caller would do after the start,
+        done while the init gets there); what it raises fails the start."""
         with statefile.Lock(self.name):
             current = self.status(config)
             self._check_same(current)
@@ -127,7 +129,7 @@ class Container:
             config = config or self.load_config()
             _cold_start_stamp(config.rootfs or os.path.join(self.directory, "rootfs"))
             record = self._launch(config, timeout, foreground=False,
-                                  prepared=self._prepare(config))[1]
+                                  prepared=self._prepare(config), on_launch=on_launch)[1]
             if settle > 0:
                 self._fail_if_died(record, settle)
             return record
@@ -239,8 +241,10 @@ class Container:
         except FileNotFoundError:
             return 0
 
-    def _launch(self, config, timeout, foreground, prepared=None, own_stdio=False):
-        """Start the init; `prepared`: what _prepare made of `config` (made here if None)."""
+    def _launch(self, config, timeout, foreground, prepared=None, own_stdio=False,
+                on_launch=None):
+        """Start the init; `prepared`: what _prepare made of `config` (made here if None);
+        `on_launch`: see start()."""
         from hacontain.runtime import console
         from hacontain.runtime.launch import Launch, Plan
         from hacontain.runtime.security import cgroup_view, containment
@@ -294,7 +298,8 @@ class Container:
             containment.save(plan.containment, statefile.containment_record(self.name))
             statefile.write(record)
             launch.release(before_exec=lambda: self._before_exec(
-                config, interfaces, record, launch, rootfs if volume is None else None))
+                config, interfaces, record, launch, rootfs if volume is None else None),
+                meanwhile=None if on_launch is None else lambda: on_launch(record))
         except BaseException as failure:
             self._undo_launch(launch, cgroup, record.network, failure)
             raise

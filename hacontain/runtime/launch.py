@@ -161,10 +161,11 @@ class Launch:
         _reap(self.first_child)
         raise self._child_error() or HacontainError("the container's first process died")
 
-    def release(self, before_exec=None):
+    def release(self, before_exec=None, meanwhile=None):
         """Run `before_exec` here (the network) while the init, forked by
-        __init__, sets up its filesystem; then let it exec; raise its error if
-        it fails.
+        __init__, sets up its filesystem; then let it exec, and run `meanwhile`
+        here as it does; raise its error if it fails (or meanwhile's, having
+        killed it).
 
         When before_exec fails, the init's own error is raised if it failed
         too, else before_exec's; the init is left waiting either way, for the
@@ -183,6 +184,8 @@ class Launch:
             self._send(b"x")
             os.close(self._sync_w)
             self._sync_w = None
+            if meanwhile is not None:
+                meanwhile()
             error = self._child_error()
         except BaseException:
             self.abort()

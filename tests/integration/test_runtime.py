@@ -204,6 +204,24 @@ def test_failed_setup_leaves_nothing(make_container, tmp_path):
     assert set(os.listdir(statefile.directory(container.name))) <= {"lock", "console.log"}
 
 
+def test_on_launch_sees_the_forked_init_and_its_failure_fails_the_start(make_container):
+    from hacontain.errors import HacontainError
+    container = make_container()
+    seen = []
+
+    def record(state):
+        seen.append((state.pid, state.start_time, proc.is_alive(state.pid, state.start_time)))
+        raise HacontainError("on_launch refused")
+
+    with pytest.raises(HacontainError, match="on_launch refused"):
+        container.start(on_launch=record)
+    assert len(seen) == 1 and seen[0][2], seen        # called once, with the live init
+    assert not proc.is_alive(*seen[0][:2])
+    assert not container.status().present
+    state = container.start(on_launch=seen.append)   # and a start that goes through
+    assert seen[-1] == state
+
+
 def test_unsupported_network_type_is_refused_not_ignored(make_container):
     container = make_container(["lxc.net.1.type = vlan", "lxc.net.1.link = br0"])
     result = hacontain("start", container.name, "-P", container.lxcpath, check=False)
