@@ -71,6 +71,46 @@ def test_packed_modules_come_from_the_pack_with_their_usual_attributes(package, 
     assert modules["struct"][0] == "PackedLoader"
 
 
+SPEC_PRINTER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from hacontain.ocf.codepack import use
+use(sys.argv[2])
+for name in sys.argv[3:]:
+    module = __import__(name, fromlist=["*"])
+    spec = module.__spec__
+    print(repr((name, spec.name, spec.origin, spec.cached, spec.parent, spec.has_location,
+                spec.submodule_search_locations, module.__file__, module.__cached__,
+                module.__package__, getattr(module, "__path__", None))))
+"""
+
+
+def test_packed_specs_are_those_of_the_usual_import(package, tmp_path):
+    """The pack's finder makes each spec from what build() recorded, not through
+    spec_from_file_location: the spec and the module's attributes are the same."""
+    pack = tmp_path / "pack"
+    codepack.build(str(pack), str(package / "hacontain"))
+    names = ["hacontain.one", "hacontain.sub", "hacontain.sub.two", "struct"]
+
+    def printed(pack_path):
+        result = subprocess.run([sys.executable, "-SI", "-c", SPEC_PRINTER, str(package),
+                                 str(pack_path), *names],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout.splitlines()
+
+    assert printed(pack) == printed(tmp_path / "no-pack")
+
+
+def test_a_pack_of_the_former_format_is_not_used(package, tmp_path):
+    pack = tmp_path / "pack"
+    codepack.build(str(pack), str(package / "hacontain"))
+    data = pack.read_bytes()
+    pack.write_bytes(data.replace(codepack.FORMAT, b"", 1))   # the head format 1 had
+    used, modules = run_importer(package, pack, "hacontain.one")
+    assert not used and modules["hacontain.one"][:2] == ["SourceFileLoader", "1"]
+
+
 def test_a_source_with_its_old_size_and_time_is_served_from_the_pack(package, tmp_path):
     """The check a .pyc gets: size and modification time (here to the ns)."""
     pack = tmp_path / "pack"
