@@ -270,9 +270,6 @@ class Container:
             namespaces=self._namespaces(config), idmap=config.idmap,
         )
         cgroup_mode = cgroup_view.mode_of(config.mount_auto)
-        if cgroup_mode is not None:
-            plan = plan.replace(cgroup_mode=cgroup_mode,
-                                cgroup_views=cgroup_view.views(cgroup.hierarchies))
         # Recorded before anything is made (pid None: no init yet), so that no
         # state file means nothing of the container exists (the monitor's fast path).
         record = statefile.State(
@@ -283,6 +280,9 @@ class Container:
         launch = None
         try:
             cgroup.create(self._limits(config), self._devices(config))
+            if cgroup_mode is not None:      # `mixed` needs the new cgroup's files
+                plan = plan.replace(cgroup_mode=cgroup_mode, cgroup_views=cgroup_view.views(
+                    cgroup.hierarchies, cgroup.directories if cgroup_mode == "mixed" else None))
             if volume is not None:
                 volume.prepare()        # in the host's cgroup: see storage.newmount
             try:

@@ -426,12 +426,19 @@ UNCOVERED_FILES = (
     "$( (chmod u+w \"$f\" && echo > \"$f\" && echo written) 2>&1)\"; fi; done")
 
 
-def test_cgroup_mixed_covers_every_writable_file_of_the_containers_own_cgroup(running):
+@pytest.mark.parametrize("files", ["scanned", "recorded"])
+def test_cgroup_mixed_covers_every_writable_file_of_the_containers_own_cgroup(running, rundir,
+                                                                              files):
     """cgroup:mixed binds a read-only twin over each writable file of the container's
     own cgroup (a pure v2 host: /sys/fs/cgroup; else each hierarchy's directory); a
     file it leaves (usage, stat...) has no write permission and, having no write
     handler in the kernel, cannot be written even after a chmod (on cgroup2 with
-    nsdelegate the kernel refuses first)."""
+    nsdelegate the kernel refuses first). The same whether the start found the
+    writable files by their modes (the first of the boot) or in its record of them."""
+    from hacontain.runtime.security import cgroup_files
+    if files == "recorded":
+        running("lxc.mount.auto = cgroup:mixed")
+        assert (rundir / cgroup_files.RECORD).is_file()
     code, output = probe(running("lxc.mount.auto = cgroup:mixed"), UNCOVERED_FILES)
     lines = output.splitlines()
     covered = [line for line in lines if line.startswith("covered ")]

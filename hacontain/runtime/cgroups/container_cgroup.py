@@ -47,6 +47,11 @@ class ContainerCgroup:
         return tuple(place.hierarchy for driver in self._drivers for place in driver.places)
 
     @property
+    def directories(self):
+        """Its directory on each of `hierarchies`, in their order."""
+        return tuple(place.dir for driver in self._drivers for place in driver.places)
+
+    @property
     def paths(self):
         return {"layout": self._layout.kind,
                 "hierarchies": {place.hierarchy.key: place.record()

@@ -9,8 +9,9 @@ points on a v1 or hybrid host; a pure v2 host gets cgroup2 at /sys/fs/cgroup.
     mixed  the hierarchies writable (sub-cgroups can be made, as systemd does),
            but the files of the container's own cgroup read-only: its limits
            and its cgroup.procs (moving a process out of a sub-cgroup back to
-           the root) stay the host's. Each writable file is covered by its
-           twin from a read-only mount of the hierarchy underneath. On cgroup v2 the
+           the root) stay the host's. Each writable file (security.cgroup_files
+           says which, before the fork) is covered by its twin from a
+           read-only mount of the hierarchy underneath. On cgroup v2 the
            root's cgroup.subtree_control stays writable: it is what cgroup v2
            delegates (with the host's nsdelegate the kernel allows no other
            file of a namespace root either), and a systemd guest enables its
@@ -22,6 +23,7 @@ A bare `cgroup` is `cgroup:mixed`.
 
 import os
 
+from hacontain.runtime.security import cgroup_files
 from hacontain.sys import libc
 
 MODES = ("ro", "mixed", "rw")
@@ -39,11 +41,17 @@ def mode_of(words):
     return mode
 
 
-def views(hierarchies):
-    """(mount key, fstype, mount options) for each of `hierarchies` (cgroups.layout
-    Hierarchy, those the container has a cgroup in)."""
-    return tuple((hierarchy.key, "cgroup2" if hierarchy.version == 2 else "cgroup",
-                  hierarchy.mount_options) for hierarchy in hierarchies)
+def views(hierarchies, directories=None):
+    """(mount key, fstype, mount options, writable files) for each of `hierarchies`
+    (cgroups.layout Hierarchy, those the container has a cgroup in). With the
+    container's cgroup `directories` on them (what `mixed` covers), writable files
+    are the names of those of its files that are (cgroup_files); else None."""
+    plain = [(hierarchy.key, "cgroup2" if hierarchy.version == 2 else "cgroup",
+              hierarchy.mount_options) for hierarchy in hierarchies]
+    if directories is None:
+        return tuple((*view, None) for view in plain)
+    return tuple((*view, names)
+                 for view, names in zip(plain, cgroup_files.writable(plain, directories)))
 
 
 def mount(target, mode, views):
@@ -63,7 +71,7 @@ def mount(target, mode, views):
 
 
 def _mount_one(path, view, flags, mode):
-    _, fstype, options = view
+    _, fstype, options, writable = view
     if mode != "mixed":
         libc.mount("cgroup", path, fstype, flags, options)
         return
@@ -73,21 +81,20 @@ def _mount_one(path, view, flags, mode):
         libc.mount(path, path, None, libc.MS_BIND)          # the writable view, on top
         readonly = f"/proc/self/fd/{below}"                  # the first mount, now below
         libc.mount(None, readonly, None, libc.MS_BIND | libc.MS_REMOUNT | libc.MS_RDONLY | flags)
-        _cover_own_files(path, readonly, DELEGATED if fstype == "cgroup2" else ())
+        _cover_own_files(path, readonly, DELEGATED if fstype == "cgroup2" else (), writable)
     finally:
         os.close(below)
 
 
-def _cover_own_files(path, readonly, delegated):
-    """Cover each writable file of the cgroup at `path` but the `delegated` ones with
-    the same file of the read-only mount at `readonly` (below it): one bind per
-    file, since a bind keeps its source's read-only flag, where a read-only bind
-    of each file onto itself takes three calls. A file with no write permission
-    (usage, stat...) is left as it is: the kernel gives a cgroup file write
-    permission exactly when it has a write handler, and a write to one without
-    fails (EINVAL), by root and after a chmod too."""
-    with os.scandir(path) as entries:
-        for entry in entries:
-            if entry.is_file(follow_symlinks=False) and entry.name not in delegated \
-                    and entry.stat(follow_symlinks=False).st_mode & 0o222:
-                libc.mount(f"{readonly}/{entry.name}", entry.path, None, libc.MS_BIND)
+def _cover_own_files(path, readonly, delegated, writable):
+    """Cover each writable file of the cgroup at `path` (the names `writable`, or
+    None: found here) but the `delegated` ones with the same file of the read-only
+    mount at `readonly` (below it): one bind per file, since a bind keeps its
+    source's read-only flag, where a read-only bind of each file onto itself
+    takes three calls. A file with no write permission (usage, stat...) is left
+    as it is: the kernel gives a cgroup file write permission exactly when it
+    has a write handler, and a write to one without fails (EINVAL), by root and
+    after a chmod too."""
+    for name in cgroup_files.scan(path) if writable is None else writable:
+        if name not in delegated:
+            libc.mount(f"{readonly}/{name}", f"{path}/{name}", None, libc.MS_BIND)
