@@ -77,12 +77,30 @@ static void log_make_room(struct log *log)
     log->size = 0;
 }
 
+static size_t log_part(struct log *log, size_t length)
+{
+    /* How much of `length` bytes goes to the file now, room made first if need be
+     * (0: none could be). Output that fits in an empty file is not split; a larger
+     * piece (the guest wrote faster than the holder read) fills the file up to the
+     * bound: every file stays within it. */
+    if (!log->limit || (long long)length <= log->limit - log->size)
+        return length;
+    if (log->size >= log->limit || (long long)length <= log->limit) {
+        log_make_room(log);
+        if (log->size > 0)
+            return 0;
+        return (long long)length <= log->limit ? length : (size_t)log->limit;
+    }
+    return (size_t)(log->limit - log->size);
+}
+
 static void log_write(struct log *log, const char *data, size_t length)
 {
-    if (log->limit && log->size + (long long)length > log->limit)
-        log_make_room(log);
     while (length) {
-        ssize_t written = write(log->fd, data, length);
+        size_t part = log_part(log, length);
+        if (part == 0)
+            return;                      /* no room can be made: drop it */
+        ssize_t written = write(log->fd, data, part);
         if (written <= 0)
             return;                      /* a full disk must not stop the console */
         log->size += written;
