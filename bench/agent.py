@@ -126,6 +126,10 @@ def report(times, counts, ours, theirs, rounds, monitors):
                 ratios[action] = our / lxc
             row += f"{lxc:>14.1f} {our:>9.1f} {our / lxc:>5.2f}x   "
         print(row)
+    paired = statistics.median(our[0] / their[0] for our, their
+                               in zip(times[ours]["start"], times[theirs]["start"]))
+    print(f"\nstart, each round's pair (the two agents back to back) as a ratio, median of "
+          f"{rounds}: {paired:.2f}x")
     print("\nprocesses started by one monitor (strace -f: fork/vfork/clone)")
     for state in ("running", "stopped"):
         print(f"  {state:<8} heartbeat/lxc {counts[theirs][state]:>3}   "
