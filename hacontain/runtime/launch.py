@@ -19,11 +19,12 @@ init's pivot_root would move its root too). It enters the container's cgroup
 before any fork, so nothing can escape it. Once it has forked the init, the
 holder opens its log and socket, does the work its caller gives it for that
 time (the rootfs-in-use scan, O(processes on the host)), sends its result on a
-pipe of its own and execs its program, all while its filesystem (in its own mount namespace: nothing shows outside) and the
-parent records state and sets up networking, and execs
-only on the parent's "exec"; if the parent dies first, the pipe's EOF ends
-it. A close-on-exec pipe reports any failure before exec; its EOF means the
-init command is running.
+pipe of its own and execs its program. Meanwhile the init builds its
+filesystem (in its own mount namespace: nothing shows outside) and the parent
+records state and sets up networking; the init execs only on the parent's
+"exec", and if the parent dies first, the pipe's EOF ends it. A close-on-exec
+pipe reports any failure before exec; its EOF means the init command is
+running.
 
 The holder is the caller's child: a caller that lives on (a test, a daemon)
 reaps it when it stops the container (Container._cleanup).

@@ -87,14 +87,14 @@ def _mount_one(path, view, flags, mode):
 
 
 def _cover_own_files(path, readonly, delegated, writable):
-    """Cover each writable file of the cgroup at `path` (the names `writable`, or
-    None: found here) but the `delegated` ones with the same file of the read-only
-    mount at `readonly` (below it): one bind per file, since a bind keeps its
-    source's read-only flag, where a read-only bind of each file onto itself
-    takes three calls. A file with no write permission (usage, stat...) is left
-    as it is: the kernel gives a cgroup file write permission exactly when it
-    has a write handler, and a write to one without fails (EINVAL), by root and
-    after a chmod too."""
-    for name in cgroup_files.scan(path) if writable is None else writable:
+    """Cover each writable file of the cgroup at `path` (the names `writable`, from
+    views()) but the `delegated` ones with the same file of the read-only mount at
+    `readonly` (below it): one bind per file, since a bind keeps its source's
+    read-only flag, where a read-only bind of each file onto itself takes three
+    calls. A file with no write permission (usage, stat...) is left as it is: the
+    kernel gives a cgroup file write permission exactly when it has a write
+    handler, and a write to one without fails (EINVAL), by root and after a
+    chmod too."""
+    for name in writable:
         if name not in delegated:
             libc.mount(f"{readonly}/{name}", f"{path}/{name}", None, libc.MS_BIND)
