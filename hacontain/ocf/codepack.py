@@ -115,7 +115,7 @@ def build(path, package_dir):
     for name, origin in _package_sources(package_dir) + _standard_sources():
         status = os.stat(origin)              # before the read: a later change is seen
         with open(origin, "rb") as handle:
-            code = compile(handle.read(), origin, "exec", dont_inherit=True, optimize=0)
+            code = _compiled(handle.read(), origin)
         blobs.append(marshal.dumps(code))
         spec = spec_from_file_location(name, origin)
         directory = spec.submodule_search_locations[0] if spec.submodule_search_locations \
@@ -132,6 +132,17 @@ def build(path, package_dir):
     os.chmod(temp, 0o644)
     os.rename(temp, path)
     return len(index)
+
+
+def _compiled(source, origin):
+    """The code of module `source` read from `origin`; a HacontainError naming the
+    file when it does not compile (a damaged install: the pack is not written)."""
+    try:
+        return compile(source, origin, "exec", dont_inherit=True, optimize=0)
+    except (SyntaxError, ValueError) as exc:
+        from hacontain.errors import HacontainError
+        raise HacontainError(f"cannot pack the agent's modules: {origin} does not compile: "
+                             f"{exc}") from None
 
 
 def _package_sources(package_dir):

@@ -58,6 +58,21 @@ def test_the_pack_holds_every_module_of_the_package_and_the_standard_ones(packag
     assert codepack.build(str(tmp_path / "pack"), str(package / "hacontain")) == 6 + len(standard)
 
 
+@pytest.mark.parametrize("source", [b"VALUE = (\n", b"VALUE = 2\x00\n"])
+def test_a_module_that_does_not_compile_stops_the_build_naming_its_file(package, tmp_path,
+                                                                         source):
+    """A damaged install: a clear error, and the pack built before stays as it was."""
+    from hacontain.errors import HacontainError
+    pack = tmp_path / "pack"
+    codepack.build(str(pack), str(package / "hacontain"))
+    before = pack.read_bytes()
+    (package / "hacontain" / "sub" / "two.py").write_bytes(source)
+    with pytest.raises(HacontainError, match=r"hacontain/sub/two\.py does not compile"):
+        codepack.build(str(pack), str(package / "hacontain"))
+    assert pack.read_bytes() == before
+    assert [name for name in os.listdir(tmp_path) if name.endswith(".tmp")] == []
+
+
 def test_packed_modules_come_from_the_pack_with_their_usual_attributes(package, tmp_path):
     pack = tmp_path / "pack"
     codepack.build(str(pack), str(package / "hacontain"))
