@@ -345,13 +345,17 @@ class Container:
                 return "stopped"
             outcome = "stopped"
             if current.running:
-                outcome = self._halt(current.state, timeout, kill)
+                outcome = self._halt(current.state, timeout, kill,
+                                     lambda: self._open_recorded_cgroup(current.state))
             elif current.init is not None:          # no state to trust: the kernel's init
-                outcome = self._halt(self._found_init(current.init), timeout, kill)
+                outcome = self._halt(self._found_init(current.init), timeout, kill,
+                                     lambda: current.cgroup)
             self._cleanup(current, stopping=True)
             return outcome
 
-    def _halt(self, record, timeout, kill):
+    def _halt(self, record, timeout, kill, cgroup_of):
+        """Ask the init to halt (see _ask_to_halt), else SIGKILL it; `cgroup_of()` gives
+        the container's cgroup (or None), in which the kill thaws what the guest froze."""
         try:
             pidfd = os.pidfd_open(record.pid)
         except ProcessLookupError:
@@ -362,6 +366,12 @@ class Container:
             if not kill and self._ask_to_halt(pidfd, record, timeout):
                 return "halted"
             libc.pidfd_send_signal(pidfd, signals.SIGKILL)
+            try:
+                cgroup = cgroup_of()
+            except HacontainError:
+                cgroup = None                 # the cleanup's kill of the cgroup says why
+            if cgroup is not None:
+                cgroup.release_frozen()
             if not _wait_exit(pidfd, KILL_GRACE):
                 raise Timeout(f"container {self.name}: init {record.pid} survived SIGKILL")
             return "killed"

@@ -8,6 +8,7 @@ cgroup2, so freezer.state and freeze-kill-thaw are used).
 """
 
 import os
+import signal
 
 import pytest
 
@@ -135,3 +136,30 @@ def test_bpf_device_filter_on_the_unified_hierarchy(hybrid_scope):
     write_full = hybrid_scope.start(cg, "import os\ntry:\n    os.open('/dev/full', os.O_WRONLY)\n"
                                         "except OSError as e:\n    print(e.errno)")
     assert write_full.communicate(timeout=10)[0].strip() == "1"
+
+
+@pytest.mark.parametrize("where", ["guest", "sub-cgroup"])
+def test_kill_all_ends_processes_the_guest_froze_itself(scope, where):
+    """A v1-frozen task does not die of SIGKILL until thawed: a guest that freezes its
+    own cgroup (or one it made) below the container's cannot survive kill_all."""
+    cg = scope.cgroup()
+    family = checks.start_family(scope, cg)
+    freezer = os.path.dirname(cg._v1.path("freezer.state"))
+    frozen = os.path.join(freezer, "guest")
+    if where == "sub-cgroup":
+        frozen = os.path.join(frozen, "sub")
+        os.mkdir(frozen)
+        for pid in cg.pids():
+            with open(os.path.join(frozen, "cgroup.procs"), "w") as handle:
+                handle.write(str(pid))
+    try:
+        with open(os.path.join(frozen, "freezer.state"), "w") as handle:
+            handle.write("FROZEN")
+        checks.wait_for(lambda: open(os.path.join(frozen, "freezer.state")).read().strip()
+                        == "FROZEN", what="the guest's cgroup frozen")
+        cg.kill_all(5)
+        assert cg.pids() == []
+        assert family.wait(10) == -signal.SIGKILL
+    finally:
+        with open(os.path.join(frozen, "freezer.state"), "w") as handle:
+            handle.write("THAWED")            # so that the scope can end them if kill_all failed

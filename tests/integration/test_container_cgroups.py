@@ -78,8 +78,9 @@ def test_bad_cgroup_key_is_a_clear_error(make_container):
 
 
 def test_the_init_is_in_the_containers_cgroup_on_every_hierarchy(make_container):
-    """The first child joins v1 hierarchies through `tasks` and the v2 one at
-    fork (clone3 CLONE_INTO_CGROUP): the init and its children are in each."""
+    """The first child joins v1 hierarchies through `tasks` (the guest's cgroup below
+    the container's, which holds its limits) and the v2 one at fork (clone3
+    CLONE_INTO_CGROUP): the init and its children are in each."""
     container = make_container()
     container.start()
     hierarchies = info(container)["cgroup"]["hierarchies"]
@@ -94,4 +95,5 @@ def test_the_init_is_in_the_containers_cgroup_on_every_hierarchy(make_container)
                    if (controllers == "" if key in ("", "unified") else
                        {key, f"name={key}"} & set(controllers.split(",")))]
         assert matches, f"hierarchy {key} not in /proc/{pid}/cgroup: {lines}"
-        assert matches[0] == place["cgroup"], f"init not in its cgroup on {key}: {matches[0]}"
+        expected = place["cgroup"] if key in ("", "unified") else f"{place['cgroup']}/guest"
+        assert matches[0] == expected, f"init not in its cgroup on {key}: {matches[0]}"

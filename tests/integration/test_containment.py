@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -359,11 +360,27 @@ def _pids_view():
     return "/sys/fs/cgroup", "0::"
 
 
+def _cgroup_dir(container, key):
+    """The container's cgroup directory on the host, in hierarchy `key` (else the first)."""
+    hierarchies = container.status().state.cgroup["hierarchies"]
+    key = key if key in hierarchies else next(iter(hierarchies))
+    return os.path.join("/sys/fs/cgroup", key) + hierarchies[key]["cgroup"]
+
+
 def _pids_cgroup_dir(container):
     """The container's cgroup directory on the host, in the pids hierarchy."""
-    hierarchies = container.status().state.cgroup["hierarchies"]
-    key = "pids" if "pids" in hierarchies else next(iter(hierarchies))
-    return os.path.join("/sys/fs/cgroup", key) + hierarchies[key]["cgroup"]
+    return _cgroup_dir(container, "pids")
+
+
+def _pids_on_v1():
+    return _pids_view()[1] != "0::"
+
+
+def _pids_namespace_root(container):
+    """The root of the container's cgroup namespace on the host, in the pids hierarchy:
+    on cgroup v1 the guest's cgroup below the one holding the limits."""
+    own = _pids_cgroup_dir(container)
+    return os.path.join(own, "guest") if _pids_on_v1() else own
 
 
 def _nsdelegate():
@@ -374,8 +391,8 @@ def _nsdelegate():
                    for line in handle)
 
 
-# Safety: the only cgroup.procs written is the container's own cgroup's (the root of its
-# cgroup namespace), with the probe's own pid; pids.max gets back the value it holds.
+# Safety: the only cgroup.procs written is the container's namespace root's, with the
+# probe's own pid; pids.max gets back the value it holds.
 def cgroup_probes():
     view, prefix = _pids_view()
     procs = f"cd {view} && echo $$ > cgroup.procs && grep '^[0-9]*{prefix}' /proc/self/cgroup"
@@ -383,22 +400,47 @@ def cgroup_probes():
     return procs, limit
 
 
+PIDS_LIMIT = 20
+# Safety: raises only the pids.max of the container's namespace root, then starts at
+# most 2 x PIDS_LIMIT sleeps in the container (a shell's fork failure ends the subshell;
+# builtins only after it). The container is stopped after.
+ESCAPE_PIDS_LIMIT = (
+    f"cd {_pids_view()[0]} && echo max > pids.max && cat pids.max && "
+    f"(n=0; while [ $n -lt {2 * PIDS_LIMIT} ]; do sleep 30 >/dev/null 2>&1 & "
+    "n=$((n+1)); echo $n > /tmp/started; done) 2>/dev/null; "
+    "read n < /tmp/started; echo started $n")
+
+
 @pytest.mark.parametrize("mode", ["ro", "mixed"])
 def test_cgroup_view_protects_the_containers_own_cgroup(running, mode):
-    """cgroup:ro and cgroup:mixed: neither the container's cgroup.procs nor its limits
-    can be written; cgroup:rw allows both (on cgroup2 with nsdelegate the kernel still
-    refuses the limits). In every mode the view's root is the container's own cgroup
-    (a cgroup namespace): no parent to escape to."""
+    """cgroup:ro and cgroup:mixed: the container can neither change its limits nor
+    leave its cgroup. With ro nothing can be written. With mixed on cgroup v2 its
+    cgroup.procs and limits are read-only; on cgroup v1 its namespace root is the
+    guest's cgroup, below the cgroup that holds its limits: it may write the guest's
+    files, and the limits above still bind it. cgroup:rw allows writing the root's
+    cgroup.procs and limits (on cgroup2 with nsdelegate the kernel still refuses the
+    limits). In every mode the view's root is the container's cgroup namespace root:
+    no parent to escape to."""
     procs, limit = cgroup_probes()
-    protected = running(f"lxc.mount.auto = cgroup:{mode}")
-    for script in (procs, limit):
-        code, output = probe(protected, script)
-        assert code != 0 and "Read-only file system" in output, output
+    protected = running(f"lxc.mount.auto = cgroup:{mode}", f"hacontain.limit.pids = {PIDS_LIMIT}")
+    if mode == "ro" or not _pids_on_v1():
+        for script in (procs, limit):
+            code, output = probe(protected, script)
+            assert code != 0 and "Read-only file system" in output, output
+    else:
+        code, output = probe(protected, procs)
+        assert code == 0 and output.strip().endswith(":/"), output
+        code, output = probe(protected, ESCAPE_PIDS_LIMIT)
+        assert code == 0 and output.startswith("max\n"), output     # the guest's own file
+        started = int(output.rsplit("started ", 1)[1])
+        assert started < PIDS_LIMIT, output                           # the limit above binds
+        with open(os.path.join(_pids_cgroup_dir(protected), "pids.max")) as handle:
+            assert handle.read().strip() == str(PIDS_LIMIT)
     unprotected = running("lxc.mount.auto = cgroup:rw")
     code, output = probe(unprotected, procs)
     assert code == 0 and output.strip().endswith(":/"), output
     code, output = probe(unprotected, limit)
-    if _pids_view()[1] == "0::" and _nsdelegate():
+    if not _pids_on_v1() and _nsdelegate():
         assert code != 0 and "Operation not permitted" in output, output
     else:
         assert code == 0, output
@@ -411,29 +453,33 @@ def test_cgroup_mixed_lets_the_container_make_sub_cgroups(running):
     code, output = probe(container, f"mkdir {view}/sub && echo $$ > {view}/sub/cgroup.procs && "
                                     f"grep '^[0-9]*{prefix}' /proc/self/cgroup")
     assert code == 0 and output.strip().endswith(":/sub"), output
-    assert os.path.isdir(os.path.join(_pids_cgroup_dir(container), "sub")), \
-        "the sub-cgroup is made on the host below the container's cgroup"
+    assert os.path.isdir(os.path.join(_pids_namespace_root(container), "sub")), \
+        "the sub-cgroup is made on the host below the container's cgroup namespace root"
 
 
 # Safety: writes one newline, and only to files with no write permission of the container's
 # own cgroup: the kernel has no handler for them, so nothing can change if the check fails.
 UNCOVERED_FILES = (
-    "cd /sys/fs/cgroup && if [ -f cgroup.procs ]; then set -- *; else set -- */*; fi; "
-    "for f in \"$@\"; do [ -f \"$f\" ] || continue; "
-    "case $f in cgroup.subtree_control|*/cgroup.subtree_control) continue ;; esac; "
-    "if grep -q \" /sys/fs/cgroup/$f \" /proc/self/mountinfo; then echo \"covered $f\"; "
+    "d=/sys/fs/cgroup; [ -f $d/cgroup.procs ] || d=/sys/fs/cgroup/unified; cd $d && "
+    "for f in *; do [ -f \"$f\" ] || continue; "
+    "[ \"$f\" = cgroup.subtree_control ] && continue; "
+    "if grep -q \" $d/$f \" /proc/self/mountinfo; then echo \"covered $f\"; "
     "else echo \"uncovered $f $(ls -l \"$f\" | cut -c1-10) "
     "$( (chmod u+w \"$f\" && echo > \"$f\" && echo written) 2>&1)\"; fi; done")
 
 
+@pytest.mark.skipif(not os.path.exists("/sys/fs/cgroup/cgroup.procs")
+                    and not os.path.exists("/sys/fs/cgroup/unified/cgroup.procs"),
+                    reason="this host has no cgroup2 hierarchy (the cgroup v1 view has its own "
+                           "test below)")
 @pytest.mark.parametrize("files", ["scanned", "recorded"])
 def test_cgroup_mixed_covers_every_writable_file_of_the_containers_own_cgroup(running, rundir,
                                                                               files):
-    """cgroup:mixed binds a read-only twin over each writable file of the container's
-    own cgroup (a pure v2 host: /sys/fs/cgroup; else each hierarchy's directory); a
-    file it leaves (usage, stat...) has no write permission and, having no write
-    handler in the kernel, cannot be written even after a chmod (on cgroup2 with
-    nsdelegate the kernel refuses first). The same whether the start found the
+    """On cgroup v2 (a pure v2 host's /sys/fs/cgroup, a hybrid host's unified
+    hierarchy), cgroup:mixed binds a read-only twin over each writable file of the
+    container's own cgroup; a file it leaves (usage, stat...) has no write permission
+    and, having no write handler in the kernel, cannot be written even after a chmod
+    (with nsdelegate the kernel refuses first). The same whether the start found the
     writable files by their modes (the first of the boot) or in its record of them."""
     from hacontain.runtime.security import cgroup_files
     if files == "recorded":
@@ -444,10 +490,69 @@ def test_cgroup_mixed_covers_every_writable_file_of_the_containers_own_cgroup(ru
     covered = [line for line in lines if line.startswith("covered ")]
     uncovered = [line.split(" ", 3) for line in lines if line.startswith("uncovered ")]
     assert code == 0 and covered and uncovered, output
+    assert "covered cgroup.procs" in covered, output
     for _, name, mode, result in uncovered:
         assert "w" not in mode and "written" not in result, (name, mode, result)
         assert "Invalid argument" in result or "Operation not permitted" in result, \
             (name, mode, result)
+
+
+# Safety: `: >` opens a file for writing and writes nothing (a cgroup file ignores the
+# truncation), so nothing changes if a file that should be covered is not.
+V1_UNBOUND_FILES = (
+    "cd /sys/fs/cgroup && for f in */*; do case ${f#*/} in {names}) ;; *) continue ;; esac; "
+    "if (: > \"$f\") 2>/dev/null; then echo \"open $f\"; else echo \"refused $f\"; fi; done; "
+    "(: > pids/pids.max) && echo 'open pids/pids.max'")
+
+
+@pytest.mark.skipif(not os.path.exists("/sys/fs/cgroup/pids/cgroup.procs")
+                    or not os.path.exists("/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device"),
+                    reason="this host has no cgroup v1 pids and blkio throttling hierarchies "
+                           "(the cgroup v2 view has its own test above)")
+def test_cgroup_mixed_covers_what_v1_does_not_apply_to_the_guests_cgroup(running):
+    """On cgroup v1 the guest's cgroup is writable, but the files v1 does not apply to
+    descendants (blkio throttling, net_cls, net_prio) carry the container's limits there
+    too: each is a read-only twin. The guest's other files are its own."""
+    from hacontain.runtime.cgroups.v1 import UNBOUND
+    container = running("lxc.mount.auto = cgroup:mixed")
+    names = "|".join(sorted(UNBOUND))
+    code, output = probe(container, V1_UNBOUND_FILES.replace("{names}", names))
+    lines = output.splitlines()
+    assert code == 0 and "open pids/pids.max" in lines, output
+    refused = {line.split(" ", 1)[1] for line in lines if line.startswith("refused ")}
+    assert {f"blkio/{name}" for name in UNBOUND if name.startswith("blkio.")} <= refused, output
+    assert not [line for line in lines if line.startswith("open ") and line != "open pids/pids.max"]
+
+
+# Safety: freezes only the container's own processes (its namespace root's freezer);
+# the test thaws it from the host should the stop fail.
+FREEZE_ITSELF = ("(sleep 0.2; echo FROZEN > /sys/fs/cgroup/freezer/freezer.state) "
+                 "</dev/null >/dev/null 2>&1 &")
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys/fs/cgroup/freezer"),
+                    reason="this host has no cgroup v1 freezer")
+def test_a_guest_that_freezes_itself_is_still_stopped(running):
+    """With cgroup:mixed the guest may freeze its own cgroup on v1 (and could always
+    freeze one it made); its tasks would not die of SIGKILL while frozen, so the stop
+    thaws what is below the container's cgroup once it has sent them SIGKILL."""
+    container = running("lxc.mount.auto = cgroup:mixed")
+    guest = os.path.join(_cgroup_dir(container, "freezer"), "guest", "freezer.state")
+    code, output = probe(container, FREEZE_ITSELF)
+    assert code == 0, output
+    try:
+        deadline = time.monotonic() + 10
+        while open(guest).read().strip() != "FROZEN":
+            assert time.monotonic() < deadline, "the guest did not freeze itself"
+            time.sleep(0.05)
+        result = hacontain("stop", container.name, "-P", container.lxcpath, "-t", "1",
+                           check=False)
+        assert result.returncode == 0, result.stderr
+        assert not container.status().present
+    finally:
+        if os.path.exists(guest):
+            with open(guest, "w") as handle:
+                handle.write("THAWED")
 
 
 # -- pid namespaces -------------------------------------------------------------------

@@ -66,10 +66,13 @@ def attach(name, lxcpath, *argv, timeout=180):
 
 
 def tracking_dir(own):
-    """The container's directory on the hierarchy systemd tracks its units on: name=systemd
-    on a v1 or hybrid host, the cgroup2 root on a pure v2 host."""
-    return next((d for d in own if d.startswith("/sys/fs/cgroup/systemd/")),
-                next(d for d in own if not d.startswith("/sys/fs/cgroup/unified/")))
+    """The root of the container's cgroup namespace on the hierarchy systemd tracks its
+    units on: on a v1 or hybrid host the guest's cgroup below the container's on
+    name=systemd, on a pure v2 host the container's cgroup."""
+    v1 = next((d for d in own if d.startswith("/sys/fs/cgroup/systemd/")), None)
+    if v1 is not None:
+        return os.path.join(v1, "guest")
+    return next(d for d in own if not d.startswith("/sys/fs/cgroup/unified/"))
 
 
 def boot_state(name, lxcpath, timeout=180):

@@ -17,6 +17,7 @@ from hacontain.runtime.cgroups.container_cgroup import ContainerCgroup
 from hacontain.runtime.cgroups.devices import build_policy
 from hacontain.runtime.cgroups.fs import CgroupFs
 from hacontain.runtime.cgroups.layout import detect_layout
+from hacontain.runtime.cgroups.limits import members
 from test_cgroup_layout import build_host
 
 V1_MAX = "9223372036854771712"
@@ -35,6 +36,7 @@ V1_FILES = {
                   "8:0 Read 4096\n8:0 Write 8192\n8:0 Total 12288\nTotal 12288"},
     "net_cls": {"net_cls.classid": "0"}, "net_prio": {},
 }
+V1_CPUSET = ("cpuset.cpus", "cpuset.mems")
 V2_CORE = {"cgroup.events": "populated 0\nfrozen 0", "cgroup.freeze": "0", "cgroup.kill": "",
            "cgroup.subtree_control": "", "cpu.stat": "usage_usec 3000000\nuser_usec 2000000\n"
                                                      "system_usec 1000000"}
@@ -49,7 +51,8 @@ V2_FILES = {
 
 
 class FakeKernel(CgroupFs):
-    """cgroupfs behaviour on a temp dir, and a log of every write (relative path, value)."""
+    """cgroupfs behaviour on a temp dir, and a log of every write (relative path, value).
+    A v1 cpuset list must lie within its parent's (EINVAL) and hold its children's (EBUSY)."""
 
     def __init__(self, layout, sysfs):
         self.layout, self.sysfs, self.log = layout, sysfs, []
@@ -64,6 +67,7 @@ class FakeKernel(CgroupFs):
             hierarchy = self._hierarchy(path)
             files = {"cgroup.procs": ""}
             if hierarchy.version == 1:
+                files["tasks"] = ""
                 for controller in hierarchy.controllers:
                     files.update(V1_FILES[controller])
             else:
@@ -75,6 +79,16 @@ class FakeKernel(CgroupFs):
                 with open(os.path.join(path, name), "w") as handle:
                     handle.write(text + "\n" if text else "")
         return created
+
+    def _check_v1_cpuset(self, directory, name, value):
+        wanted = members(value)
+        parent = self.read(os.path.join(os.path.dirname(directory), name)).strip()
+        if parent and not wanted <= members(parent):
+            raise KernelError("write", errno.EINVAL, os.path.join(directory, name))
+        for child in self.children(directory):
+            used = self.read(os.path.join(child, name)).strip()
+            if used and not members(used) <= wanted:
+                raise KernelError("write", errno.EBUSY, os.path.join(directory, name))
 
     def rmdir(self, path):
         if not os.path.isdir(path):
@@ -102,6 +116,8 @@ class FakeKernel(CgroupFs):
                     self.read(os.path.join(directory, "cgroup.subtree_control")):
                 raise KernelError("write", errno.EBUSY, path)   # no internal processes
             value = " ".join(self.read(path).split() + [value])
+        elif name in V1_CPUSET and self._hierarchy(path).version == 1:
+            self._check_v1_cpuset(directory, name, value)
         super().write(path, value, detail)
         if name == "cgroup.freeze":
             populated = "1" if self.procs(directory) else "0"
@@ -166,6 +182,79 @@ def test_v1_create_makes_every_hierarchy_and_applies_in_order(host):
     assert kernel.attached == []
 
 
+def test_v1_guest_cgroup_is_made_below_the_limits_and_holds_the_processes(host):
+    """The processes live in web/guest, made once the limits and device rules are set on
+    web: v1 limits bind descendants, so the guest may write its own cgroup (cgroup:mixed)
+    without reaching them. What v1 does not apply to descendants goes to both."""
+    open_, kernel, sysfs = host("v1")
+    cg = open_()
+    cg.create(LIMITS + [("lxc.cgroup.net_cls.classid", "0x100001"),
+                        ("lxc.cgroup.blkio.throttle.read_bps_device", "8:0 1048576")], None)
+    def guest(file):
+        return os.path.join(os.path.dirname(cg._v1.path(file)), "guest", file)
+    assert all(os.path.isdir(os.path.join(place.dir, "guest")) for place in cg._v1.places)
+    assert read(guest("memory.limit_in_bytes")) == V1_MAX                # bound from above
+    assert read(guest("cpuset.cpus")) == "1"
+    assert read(guest("net_cls.classid")) == "0x100001"
+    assert read(guest("blkio.throttle.read_bps_device")) == "8:0 1048576"
+    guest_writes = [path for path, _ in kernel.log if "/guest/" in path]
+    assert not any("/devices." in path or "memory." in path for path in guest_writes)
+    first_guest = next(i for i, (path, _) in enumerate(kernel.log) if "/guest/" in path)
+    assert all("/guest/" in path or "blkio.throttle" in path or "net_cls" in path
+               for path, _ in kernel.log[first_guest:])                  # limits came first
+    cg.join_self()
+    assert ("freezer/hacontain/web/guest/tasks", "0") in kernel.log
+    cg.add_process(4242)
+    assert read(guest("freezer.state").replace("freezer.state", "cgroup.procs")) == "4242"
+    assert cg.pids() == [4242]
+    cg.set("lxc.cgroup.net_cls.classid", "0x100002")
+    assert read(cg._v1.path("net_cls.classid")) == read(guest("net_cls.classid")) == "0x100002"
+
+
+def test_v1_cgroup_started_without_a_guest_cgroup_is_used_directly(host):
+    """A container an earlier hacontain started has no guest cgroup: attach and limits
+    go to its own cgroup."""
+    open_, kernel, sysfs = host("v1")
+    cg = open_()
+    cg.create([("hacontain.limit.cpuset.cpus", "1")], None)
+    for place in cg._v1.places:
+        kernel.rmdir(os.path.join(place.dir, "guest"))
+    cg.add_process(55)
+    assert read(f"{sysfs}/freezer/hacontain/web/cgroup.procs") == "55"
+    cg.set("hacontain.limit.cpuset.cpus", "2")
+    cg.set("lxc.cgroup.net_cls.classid", "0x100002")
+    assert read(cg._v1.path("cpuset.cpus")) == "2"
+    assert read(cg._v1.path("net_cls.classid")) == "0x100002"
+    assert not any(os.path.exists(os.path.join(place.dir, "guest")) for place in cg._v1.places)
+
+
+@pytest.mark.parametrize("first, then", [("1", "0-3"), ("0-3", "2"), ("1", "2-3"),
+                                          ("1-2", "2-3")])
+def test_v1_cpuset_reload_keeps_the_guest_cgroup_inside_its_parent(host, first, then):
+    """A v1 cpuset child must stay within its parent and does not follow it: a reload
+    that grows, shrinks or moves the CPUs sets both cgroups, in an order the kernel takes."""
+    open_, _, sysfs = host("v1")
+    cg = open_()
+    cg.create([("hacontain.limit.cpuset.cpus", first)], None)
+    cg.set("hacontain.limit.cpuset.cpus", then)
+    assert read(f"{sysfs}/cpuset/hacontain/web/cpuset.cpus") == then
+    assert read(f"{sysfs}/cpuset/hacontain/web/guest/cpuset.cpus") == then
+    assert cg.get("hacontain.limit.cpuset.cpus") == then
+
+
+def test_v1_cpuset_reload_refused_by_a_guest_sub_cgroup_leaves_the_cpus_as_they_were(host):
+    open_, kernel, sysfs = host("v1")
+    cg = open_()
+    cg.create([("hacontain.limit.cpuset.cpus", "0-3")], None)
+    guest = f"{sysfs}/cpuset/hacontain/web/guest"
+    kernel.mkdir(f"{guest}/sub")
+    kernel.write(f"{guest}/sub/cpuset.cpus", "3")
+    with pytest.raises(KernelError, match="guest/cpuset.cpus"):
+        cg.set("hacontain.limit.cpuset.cpus", "0-1")
+    assert read(f"{sysfs}/cpuset/hacontain/web/cpuset.cpus") == "0-3"
+    assert read(f"{guest}/cpuset.cpus") == "0-3"
+
+
 def test_validate_touches_nothing(host):
     open_, kernel, sysfs = host("v1")
     open_().validate(LIMITS, [("allow", "c 1:3 rwm")])
@@ -180,16 +269,16 @@ def test_hybrid_tracks_the_unified_hierarchy_for_freeze_and_kill(host):
     assert os.path.isdir(unified) and os.path.isdir(f"{sysfs}/memory/process_api/c2cd/hacontain/web")
     cg.add_process(4242)
     assert read(f"{unified}/cgroup.procs") == "4242"
-    assert read(f"{sysfs}/pids/hacontain/web/cgroup.procs") == "4242"
-    assert read(f"{sysfs}/systemd/hacontain/web/cgroup.procs") == "4242"    # name=systemd too
+    assert read(f"{sysfs}/pids/hacontain/web/guest/cgroup.procs") == "4242"
+    assert read(f"{sysfs}/systemd/hacontain/web/guest/cgroup.procs") == "4242"   # name=systemd too
     cg.freeze()
     assert read(f"{unified}/cgroup.freeze") == "1" and cg.frozen()
     assert read(f"{sysfs}/freezer/hacontain/web/freezer.state") == "THAWED"
     cg.thaw()
     assert not cg.frozen()
-    for path in (f"{unified}/cgroup.procs", *[f"{sysfs}/{h}/hacontain/web/cgroup.procs" for h in (
+    for path in (f"{unified}/cgroup.procs", *[f"{sysfs}/{h}/hacontain/web/guest/cgroup.procs" for h in (
             "blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer", "pids", "systemd")],
-                 f"{sysfs}/memory/process_api/c2cd/hacontain/web/cgroup.procs"):
+                 f"{sysfs}/memory/process_api/c2cd/hacontain/web/guest/cgroup.procs"):
         with open(path, "w"):
             pass                               # the process is gone
     cg.kill_all(1)
@@ -301,7 +390,7 @@ def test_existing_cgroup_with_processes_is_already_exists_and_an_empty_one_is_re
     with pytest.raises(AlreadyExists, match=r"\[77\]"):
         open_().create([], None)
     for path in cg._v1.places:                 # the process has gone
-        with open(os.path.join(path.dir, "cgroup.procs"), "w"):
+        with open(os.path.join(path.dir, "guest", "cgroup.procs"), "w"):
             pass
     open_().create([], None)
     assert read(f"{sysfs}/pids/system.slice/pacemaker.service/hacontain/web/pids.max") == "max"

@@ -13,16 +13,19 @@ process in another cgroup (store it in the container state).
 ContainerCgroup:
   paths                     JSON-serialisable: {"layout", "hierarchies": {mount: {"cgroup", "owned"}}}
   create(limits, devices)   make the cgroup everywhere, apply the device policy, then the
-                            limits in order; on failure remove what it made. ConfigError
+                            limits in order, then (v1) the guest's cgroup below it, which
+                            its processes join (v1.py); on failure remove what it made. ConfigError
                             naming the key, AlreadyExists (exists with processes),
                             KernelError(op, errno, path)
   validate(limits, devices) the checks of create, touching nothing
-  add_process(pid)          into every hierarchy (call it in the container's first child,
+  add_process(pid)          into every hierarchy, the guest's cgroup on v1 (call it in the container's first child,
                             before it unshares or execs, so nothing escapes)
   exists() pids() frozen() freeze(timeout=5) thaw() layout() -> "v1" | "v2" | "hybrid"
   kill_all(timeout)         cgroup.kill (v2, also the unified hierarchy of a hybrid host),
                             else freeze + SIGKILL (through pidfds) + thaw; then waits until
                             empty, or Timeout
+  release_frozen()          thaw what the guest froze below it with v1's freezer (SIGKILLed
+                            tasks there die only once thawed)
   remove()                  rmdir everywhere, deepest first; StateError with processes left
   get(key) set(key, value)  read or live-update one key (the limit key forms)
   stats()                   {"memory.current", "memory.peak" (bytes), "cpu.user",

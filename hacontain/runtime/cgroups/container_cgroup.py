@@ -80,6 +80,8 @@ class ContainerCgroup:
             self._device_driver().apply_devices(policy)
             for driver, key, value in planned:
                 driver.apply(key, value)
+            if self._v1 is not None:
+                self._v1.make_guest()
         except AlreadyExists:
             raise                             # made meanwhile by another start: not ours to remove
         except BaseException:
@@ -159,6 +161,12 @@ class ContainerCgroup:
             raise Timeout(f"cgroup {self._where()} still has processes {self.pids()} "
                           f"{timeout:g} s after killing them all") from None
 
+    def release_frozen(self):
+        """Thaw what the guest froze below the container's cgroup with v1's freezer:
+        a task frozen there does not die of a SIGKILL until thawed."""
+        if self._v1 is not None:
+            self._v1.thaw_below()
+
     def _freeze_and_kill(self, timeout):
         freezer = self._freezer(required=False)
         if freezer is not None:
@@ -173,7 +181,8 @@ class ContainerCgroup:
                 freezer.thaw()
 
     def _kill_stragglers(self):
-        """SIGKILL the members through pidfds (no reused PID is hit); True when none is left."""
+        """SIGKILL the members through pidfds (no reused PID is hit), then thaw what the
+        guest froze with v1's freezer, where they could not die; True when none is left."""
         pidfds = {}
         for pid in self.pids():
             try:
@@ -188,6 +197,8 @@ class ContainerCgroup:
                         signals.pidfd_send_signal(pidfds[pid], signals.SIGKILL)
                     except ProcessLookupError:
                         pass
+            if members:
+                self.release_frozen()
             return not members
         finally:
             for fd in pidfds.values():

@@ -1,28 +1,36 @@
 """The container's /sys/fs/cgroup (`lxc.mount.auto = cgroup:ro|mixed|rw`).
 
 Each hierarchy the container has a cgroup on is mounted inside the container's
-cgroup namespace, so its root is the container's own cgroup: nothing above it
-(the host's cgroups, other containers) is visible. A tmpfs holds the mount
-points on a v1 or hybrid host; a pure v2 host gets cgroup2 at /sys/fs/cgroup.
+cgroup namespace, so its root is the container's own cgroup (on cgroup v1 the
+guest's cgroup below the one holding its limits, cgroups/v1.py): nothing above
+it (the host's cgroups, other containers, its limits on v1) is visible. A
+tmpfs holds the mount points on a v1 or hybrid host; a pure v2 host gets
+cgroup2 at /sys/fs/cgroup.
 
     ro     every hierarchy read-only
     mixed  the hierarchies writable (sub-cgroups can be made, as systemd does),
-           but the files of the container's own cgroup read-only: its limits
-           and its cgroup.procs (moving a process out of a sub-cgroup back to
-           the root) stay the host's. Each writable file (security.cgroup_files
-           says which, before the fork) is covered by its twin from a
-           read-only mount of the hierarchy underneath. On cgroup v2 the
-           root's cgroup.subtree_control stays writable: it is what cgroup v2
-           delegates (with the host's nsdelegate the kernel allows no other
-           file of a namespace root either), and a systemd guest enables its
-           controllers there for its units, once it has moved itself to
-           init.scope.
-    rw     everything writable, the container's own limits too
+           its limits out of the container's reach:
+           - cgroup v2: the files of the container's own cgroup are read-only
+             (its limits and its cgroup.procs, which would move a process out of
+             a sub-cgroup back to the root). Each writable file (security.
+             cgroup_files says which, before the fork) is covered by its twin
+             from a read-only mount of the hierarchy underneath. The root's
+             cgroup.subtree_control stays writable: it is what cgroup v2
+             delegates (with the host's nsdelegate the kernel allows no other
+             file of a namespace root either), and a systemd guest enables its
+             controllers there for its units, once it has moved itself to
+             init.scope.
+           - cgroup v1: the guest's cgroup is writable; what it sets there binds
+             only itself, inside the limits of the cgroup above it. Only the
+             files v1 does not apply to descendants (cgroups.v1.UNBOUND: blkio
+             throttling, net_cls, net_prio) are covered, as on v2.
+    rw     everything writable (on v1 the guest's cgroup, inside the limits)
 A bare `cgroup` is `cgroup:mixed`.
 """
 
 import os
 
+from hacontain.runtime.cgroups.v1 import UNBOUND
 from hacontain.runtime.security import cgroup_files
 from hacontain.sys import libc
 
@@ -45,13 +53,22 @@ def views(hierarchies, directories=None):
     """(mount key, fstype, mount options, writable files) for each of `hierarchies`
     (cgroups.layout Hierarchy, those the container has a cgroup in). With the
     container's cgroup `directories` on them (what `mixed` covers), writable files
-    are the names of those of its files that are (cgroup_files); else None."""
+    are the names of those of its files `mixed` covers: on v2 every writable one
+    (cgroup_files), on v1 the UNBOUND ones it has; else None."""
     plain = [(hierarchy.key, "cgroup2" if hierarchy.version == 2 else "cgroup",
               hierarchy.mount_options) for hierarchy in hierarchies]
     if directories is None:
         return tuple((*view, None) for view in plain)
-    return tuple((*view, names)
-                 for view, names in zip(plain, cgroup_files.writable(plain, directories)))
+    on_v2 = [index for index, view in enumerate(plain) if view[1] == "cgroup2"]
+    found = dict(zip(on_v2, cgroup_files.writable([plain[index] for index in on_v2],
+                                                  [directories[index] for index in on_v2])))
+    return tuple((*view, found[index] if index in found else _unbound(directories[index]))
+                 for index, view in enumerate(plain))
+
+
+def _unbound(directory):
+    """The UNBOUND files the v1 cgroup at `directory` has, sorted."""
+    return tuple(sorted(UNBOUND.intersection(os.listdir(directory))))
 
 
 def mount(target, mode, views):
@@ -72,7 +89,7 @@ def mount(target, mode, views):
 
 def _mount_one(path, view, flags, mode):
     _, fstype, options, writable = view
-    if mode != "mixed":
+    if mode != "mixed" or not writable:
         libc.mount("cgroup", path, fstype, flags, options)
         return
     libc.mount("cgroup", path, fstype, flags, options)
