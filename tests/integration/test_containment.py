@@ -383,6 +383,19 @@ def _pids_namespace_root(container):
     return os.path.join(own, "guest") if _pids_on_v1() else own
 
 
+def _v1_unbound_files(container):
+    """The files of the guest's cgroup on v1 that carry the container's limits too
+    (cgroups.v1.UNBOUND), as paths in its view: what cgroup:mixed keeps read-only there."""
+    from hacontain.runtime.cgroups.v1 import UNBOUND
+    hierarchies = container.status().state.cgroup["hierarchies"]
+    found = []
+    for key, place in sorted(hierarchies.items()):
+        guest = os.path.join("/sys/fs/cgroup", key) + place["cgroup"] + "/guest"
+        if os.path.isdir(guest):
+            found += [f"{key}/{name}" for name in sorted(UNBOUND.intersection(os.listdir(guest)))]
+    return found
+
+
 def _nsdelegate():
     """Whether the host's cgroup2 is mounted with nsdelegate: then the kernel itself
     refuses writes to a cgroup namespace root's control files from inside."""
@@ -417,7 +430,8 @@ def test_cgroup_view_protects_the_containers_own_cgroup(running, mode):
     leave its cgroup. With ro nothing can be written. With mixed on cgroup v2 its
     cgroup.procs and limits are read-only; on cgroup v1 its namespace root is the
     guest's cgroup, below the cgroup that holds its limits: it may write the guest's
-    files, and the limits above still bind it. cgroup:rw allows writing the root's
+    files, and the limits above still bind it; the files v1 does not apply to
+    descendants (blkio throttling, net_cls, net_prio) stay read-only. cgroup:rw allows writing the root's
     cgroup.procs and limits (on cgroup2 with nsdelegate the kernel still refuses the
     limits). In every mode the view's root is the container's cgroup namespace root:
     no parent to escape to."""
@@ -436,6 +450,13 @@ def test_cgroup_view_protects_the_containers_own_cgroup(running, mode):
         assert started < PIDS_LIMIT, output                           # the limit above binds
         with open(os.path.join(_pids_cgroup_dir(protected), "pids.max")) as handle:
             assert handle.read().strip() == str(PIDS_LIMIT)
+        unbound = _v1_unbound_files(protected)
+        code, output = probe(protected, "cd /sys/fs/cgroup && for f in pids/pids.max "
+                             + " ".join(f"'{name}'" for name in unbound) + "; do "
+                             "if (: > \"$f\") 2>/dev/null; then echo \"open $f\"; "
+                             "else echo \"refused $f\"; fi; done")
+        assert code == 0 and output.splitlines() == ["open pids/pids.max"] + [
+            f"refused {name}" for name in unbound], output
     unprotected = running("lxc.mount.auto = cgroup:rw")
     code, output = probe(unprotected, procs)
     assert code == 0 and output.strip().endswith(":/"), output
@@ -497,62 +518,64 @@ def test_cgroup_mixed_covers_every_writable_file_of_the_containers_own_cgroup(ru
             (name, mode, result)
 
 
-# Safety: `: >` opens a file for writing and writes nothing (a cgroup file ignores the
-# truncation), so nothing changes if a file that should be covered is not.
-V1_UNBOUND_FILES = (
-    "cd /sys/fs/cgroup && for f in */*; do case ${f#*/} in {names}) ;; *) continue ;; esac; "
-    "if (: > \"$f\") 2>/dev/null; then echo \"open $f\"; else echo \"refused $f\"; fi; done; "
-    "(: > pids/pids.max) && echo 'open pids/pids.max'")
+# Safety: freezes only the container's own processes (on v1 its namespace root's freezer,
+# on v2 a sub-cgroup it makes and moves them to); the test thaws them from the host
+# should the stop fail.
+def freeze_itself(kind, view):
+    """The script a guest freezes its own processes with, on `kind` in `view`."""
+    if kind == "v1":
+        return (f"(sleep 0.2; echo FROZEN > {view}/freezer.state) </dev/null >/dev/null 2>&1 &")
+    return (f"cd {view} && mkdir ice && for p in $(cat cgroup.procs); do "
+            "echo $p > ice/cgroup.procs 2>/dev/null; done; "
+            "(sleep 0.2; echo 1 > ice/cgroup.freeze) </dev/null >/dev/null 2>&1 &")
 
 
-@pytest.mark.skipif(not os.path.exists("/sys/fs/cgroup/pids/cgroup.procs")
-                    or not os.path.exists("/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device"),
-                    reason="this host has no cgroup v1 pids and blkio throttling hierarchies "
-                           "(the cgroup v2 view has its own test above)")
-def test_cgroup_mixed_covers_what_v1_does_not_apply_to_the_guests_cgroup(running):
-    """On cgroup v1 the guest's cgroup is writable, but the files v1 does not apply to
-    descendants (blkio throttling, net_cls, net_prio) carry the container's limits there
-    too: each is a read-only twin. The guest's other files are its own."""
-    from hacontain.runtime.cgroups.v1 import UNBOUND
-    container = running("lxc.mount.auto = cgroup:mixed")
-    names = "|".join(sorted(UNBOUND))
-    code, output = probe(container, V1_UNBOUND_FILES.replace("{names}", names))
-    lines = output.splitlines()
-    assert code == 0 and "open pids/pids.max" in lines, output
-    refused = {line.split(" ", 1)[1] for line in lines if line.startswith("refused ")}
-    assert {f"blkio/{name}" for name in UNBOUND if name.startswith("blkio.")} <= refused, output
-    assert not [line for line in lines if line.startswith("open ") and line != "open pids/pids.max"]
+def _freezers(container):
+    """(kind, view directory, host file telling it is frozen, its frozen line, host file
+    and value that thaw it) for each freezer the container can use on this host."""
+    hierarchies = container.status().state.cgroup["hierarchies"]
+    found = []
+    if "freezer" in hierarchies:
+        state = os.path.join(_cgroup_dir(container, "freezer"), "guest", "freezer.state")
+        found.append(("v1", "/sys/fs/cgroup/freezer", state, "FROZEN", state, "THAWED"))
+    for key in ("unified", ""):
+        if key in hierarchies:
+            ice = os.path.join(_cgroup_dir(container, key), "ice")
+            found.append(("v2", os.path.join("/sys/fs/cgroup", key).rstrip("/"),
+                          f"{ice}/cgroup.events", "frozen 1", f"{ice}/cgroup.freeze", "0"))
+    return found
 
 
-# Safety: freezes only the container's own processes (its namespace root's freezer);
-# the test thaws it from the host should the stop fail.
-FREEZE_ITSELF = ("(sleep 0.2; echo FROZEN > /sys/fs/cgroup/freezer/freezer.state) "
-                 "</dev/null >/dev/null 2>&1 &")
-
-
-@pytest.mark.skipif(not os.path.isdir("/sys/fs/cgroup/freezer"),
-                    reason="this host has no cgroup v1 freezer")
 def test_a_guest_that_freezes_itself_is_still_stopped(running):
-    """With cgroup:mixed the guest may freeze its own cgroup on v1 (and could always
-    freeze one it made); its tasks would not die of SIGKILL while frozen, so the stop
-    thaws what is below the container's cgroup once it has sent them SIGKILL."""
-    container = running("lxc.mount.auto = cgroup:mixed")
-    guest = os.path.join(_cgroup_dir(container, "freezer"), "guest", "freezer.state")
-    code, output = probe(container, FREEZE_ITSELF)
-    assert code == 0, output
-    try:
-        deadline = time.monotonic() + 10
-        while open(guest).read().strip() != "FROZEN":
-            assert time.monotonic() < deadline, "the guest did not freeze itself"
-            time.sleep(0.05)
-        result = hacontain("stop", container.name, "-P", container.lxcpath, "-t", "1",
-                           check=False)
-        assert result.returncode == 0, result.stderr
-        assert not container.status().present
-    finally:
-        if os.path.exists(guest):
-            with open(guest, "w") as handle:
-                handle.write("THAWED")
+    """With cgroup:mixed a guest may freeze its own processes: on v1 its namespace root
+    (the guest's cgroup), on v2 a sub-cgroup it makes. A v1-frozen task does not die
+    of SIGKILL until thawed, so the stop thaws what is below the container's cgroup
+    once it has sent them SIGKILL; v2's freezer lets SIGKILL through. Each freezer
+    this host has, in turn."""
+    kinds = []
+    for index in range(2):
+        container = running("lxc.mount.auto = cgroup:mixed")
+        freezers = _freezers(container)
+        if index >= len(freezers):
+            break
+        kind, view, state, frozen, thaw, thawed = freezers[index]
+        kinds.append(kind)
+        code, output = probe(container, freeze_itself(kind, view))
+        assert code == 0, output
+        try:
+            deadline = time.monotonic() + 10
+            while not os.path.exists(state) or frozen not in open(state).read().splitlines():
+                assert time.monotonic() < deadline, f"the guest did not freeze itself ({kind})"
+                time.sleep(0.05)
+            result = hacontain("stop", container.name, "-P", container.lxcpath, "-t", "1",
+                               check=False)
+            assert result.returncode == 0, (kind, result.stderr)
+            assert not container.status().present
+        finally:
+            if os.path.exists(thaw):
+                with open(thaw, "w") as handle:
+                    handle.write(thawed)
+    assert kinds, "this host has no freezer the container can use"
 
 
 # -- pid namespaces -------------------------------------------------------------------

@@ -1,10 +1,9 @@
-"""The writable control files of a container's own cgroup, per hierarchy: what
-`cgroup:mixed` covers (security/cgroup_view.py), found before the init needs them.
+"""The writable control files of a container's own cgroup on a cgroup v2
+hierarchy: what `cgroup:mixed` covers there (security/cgroup_view.py), found
+before the init needs them.
 
-Finding them takes a stat of every file of the cgroup: 1.2-1.8 ms of the init's
-set-up over nine v1 hierarchies and the unified one on this kind of machine.
-Which files a cgroup has depends on the kernel, the hierarchy and (v2) the
-cgroup's controllers; which of them are writable on the kernel alone (it gives
+Finding them takes a stat of every file of the cgroup. Which files a cgroup
+has depends on the kernel and the cgroup's controllers; which of them are writable on the kernel alone (it gives
 a cgroup file write permission exactly when the file has a write handler). So
 the start keeps what it found in RUNDIR/cgroup-files for this boot (its
 boot_id): it lists the container's new cgroup on each hierarchy (a directory
