@@ -11,7 +11,8 @@ hugetlb and rdma controllers limit a cgroup's descendants too. The files that
 do not (UNBOUND: blkio throttling is flat on v1; net_cls and net_prio are
 copied once, when a cgroup is made) are written to both cgroups and are what
 `mixed` covers on v1. A container started without GUEST (by an earlier
-hacontain) keeps working: its cgroup is then joined and written directly.
+hacontain) keeps working: processes are attached to its cgroup and limits
+written there directly.
 """
 
 import os
