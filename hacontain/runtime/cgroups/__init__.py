@@ -18,8 +18,9 @@ ContainerCgroup:
                             naming the key, AlreadyExists (exists with processes),
                             KernelError(op, errno, path)
   validate(limits, devices) the checks of create, touching nothing
-  add_process(pid)          into every hierarchy, the guest's cgroup on v1 (call it in the container's first child,
-                            before it unshares or execs, so nothing escapes)
+  add_process(pid)          into every hierarchy, the guest's cgroup on v1 (call it in the
+                            container's first child, before it unshares or execs, so
+                            nothing escapes)
   exists() pids() frozen() freeze(timeout=5) thaw() layout() -> "v1" | "v2" | "hybrid"
   kill_all(timeout)         cgroup.kill (v2, also the unified hierarchy of a hybrid host),
                             else freeze + SIGKILL (through pidfds) + thaw; then waits until

@@ -3,8 +3,9 @@ hierarchy: what `cgroup:mixed` covers there (security/cgroup_view.py), found
 before the init needs them.
 
 Finding them takes a stat of every file of the cgroup. Which files a cgroup
-has depends on the kernel and the cgroup's controllers; which of them are writable on the kernel alone (it gives
-a cgroup file write permission exactly when the file has a write handler). So
+has depends on the kernel and the cgroup's controllers; which of them are
+writable on the kernel alone (it gives a cgroup file write permission exactly
+when the file has a write handler). So
 the start keeps what it found in RUNDIR/cgroup-files for this boot (its
 boot_id): it lists the container's new cgroup on each hierarchy (a directory
 read, no stat) and, when the record has that very listing for the hierarchy,
